@@ -1,0 +1,42 @@
+# make train | make test | make lab | make notebooks | make bench
+# A fresh machine needs only python3: the first target makes .venv and installs the package.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+TORCH_CPU := torch==2.13.0
+NBVAL  := --nbval-lax --nbval-current-env --nbval-cell-timeout=600
+
+.PHONY: install train test lab notebooks bench data clean-data
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	@# no NVIDIA driver: install the CPU build of torch first, so nothing pulls a CUDA build
+	if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(PY) -c "import torch" 2>/dev/null; then \
+		$(PY) -m pip install --quiet $(TORCH_CPU); fi
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+data: install
+	$(PY) -m landinglib data
+
+train: install
+	$(PY) -m landinglib data
+
+test: install
+	LANDINGLIB_FAST=1 $(PY) -m pytest tests notebooks $(NBVAL)
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+notebooks: install   ## re-run every notebook in full mode and keep the outputs
+	cd notebooks && for nb in *.ipynb; do \
+		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 $$nb || exit 1; done
+
+bench: install
+	$(PY) benchmarks/data_throughput.py
+
+clean-data:
+	rm -rf data/synthetic

@@ -1,0 +1,510 @@
+"""Read DroneDeploy and UDD6 folders (real or built-in, same code), augment, and load.
+
+* ``UDD6Dataset(root, split, target)``: ``{train,val}/src/*.JPG`` + ``{train,val}/gt/*.png``.
+  Labels may hold indices ('P' or grey PNG) or RGB colours; this is detected per file.
+* ``DroneDeployDataset(root, split, chip_size, overlap)``: ``images/<scene>-ortho.tif`` +
+  ``labels/<scene>-label.png`` (colour, BGR palette), cut into chips. Each scene is decoded
+  once into a memory-mapped cache, so chips are read without holding every scene in memory.
+
+With ``transform=None`` an item is ``(image, mask)``: image (H, W, 3) uint8 RGB, mask (H, W)
+uint8 class indices, 255 = ignore. With a transform (``train_transform`` / ``eval_transform``)
+it is ``(image, mask)`` tensors: (3, H, W) float32 normalised, (H, W) int64.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import warnings
+import zlib
+from collections import namedtuple
+from pathlib import Path
+
+import albumentations as A
+import cv2
+import numpy as np
+import torch
+from albumentations.pytorch import ToTensorV2
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, get_worker_info
+
+from . import classes, synthetic
+from .classes import IGNORE_INDEX, Taxonomy
+from .runtime import default_workers
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
+SPLITS = ("train", "val", "test")
+
+
+# --- reading files ---------------------------------------------------------------------
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB.
+
+    Grey images are repeated to three channels, RGBA loses its alpha, 16-bit images are scaled
+    to 8 bits. Anything else (float, 2-channel, unreadable) raises ``ValueError`` naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image not found: {path}")
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise ValueError(f"cannot read image {path}: the file is corrupt or not an image")
+    if data.dtype == np.uint16:
+        data = (data // 257).astype(np.uint8)
+    if data.dtype != np.uint8:
+        raise ValueError(f"{path}: {data.dtype} images are not supported; convert to 8-bit RGB")
+    if data.ndim == 2:
+        return cv2.cvtColor(data, cv2.COLOR_GRAY2RGB)
+    if data.shape[2] == 3:
+        return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    if data.shape[2] == 4:
+        return cv2.cvtColor(data, cv2.COLOR_BGRA2RGB)
+    raise ValueError(f"{path}: images with {data.shape[2]} channels are not supported")
+
+
+def read_label(path: str | os.PathLike) -> np.ndarray:
+    """Read a label PNG as stored: (H, W) indices ('P', grey) or (H, W, 3) uint8 RGB colours.
+
+    Pillow is used here because OpenCV expands palette PNGs to colours and loses the indices.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"label not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode in ("P", "L", "I;16", "I"):
+                data = np.array(im)
+            elif mode in ("RGB", "RGBA"):
+                data = np.array(im.convert("RGB"))
+            else:
+                raise ValueError(f"{path}: label images in mode {mode!r} are not supported")
+    except (OSError, SyntaxError) as err:
+        raise ValueError(f"cannot read label {path}: the file is corrupt or not an image") from err
+    if data.ndim == 2 and data.max(initial=0) > 255:
+        raise ValueError(f"{path}: label values go up to {data.max()}, expected class indices < 256")
+    return data.astype(np.uint8)
+
+
+def decode_label(path: str | os.PathLike, taxonomy: Taxonomy) -> np.ndarray:
+    """Read a label file into (H, W) uint8 indices of ``taxonomy``; unknown values -> 255.
+
+    Index labels keep indices below ``len(taxonomy)`` and 255; any other value is a data error,
+    reported like an unknown colour.
+    """
+    data = read_label(path)
+    if data.ndim == 3:
+        mask, _ = classes.colors_to_index(data, taxonomy, source=str(path))
+        return mask
+    bad = (data >= len(taxonomy)) & (data != IGNORE_INDEX)
+    if bad.any():
+        warnings.warn(
+            f"{path}: {int(bad.sum())} pixels have index values outside 0..{len(taxonomy) - 1} "
+            f"(e.g. {int(data[bad][0])}); they are mapped to ignore (255)",
+            classes.UnknownColorWarning, stacklevel=2,
+        )
+        data = np.where(bad, IGNORE_INDEX, data).astype(np.uint8)
+    return data
+
+
+def _check_same_size(image: np.ndarray, mask: np.ndarray, image_path, label_path) -> None:
+    if image.shape[:2] != mask.shape[:2]:
+        raise ValueError(
+            f"label {label_path} is {mask.shape[1]}x{mask.shape[0]} but image {image_path} is "
+            f"{image.shape[1]}x{image.shape[0]}; labels must match their image pixel for pixel"
+        )
+
+
+def _images_in(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+def _select(items: list, limit: int | None) -> list:
+    """At most ``limit`` items, spread evenly over the list (deterministic)."""
+    if limit is None or limit >= len(items):
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+class _SegmentationDataset(Dataset):
+    """Shared part: apply the transform and return numpy or tensors."""
+
+    classes: Taxonomy
+    transform = None
+
+    def _load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int):
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        image, mask = self._load(index % len(self))
+        if self.transform is None:
+            return image, mask
+        out = self.transform(image=image, mask=mask)
+        image, mask = out["image"], out["mask"]
+        if isinstance(mask, torch.Tensor):
+            mask = mask.long()
+        return image, mask
+
+
+# --- UDD6 ------------------------------------------------------------------------------
+class UDD6Dataset(_SegmentationDataset):
+    """UDD6 frames: ``root/{train,val}/src/*.JPG`` with ``root/{train,val}/gt/<stem>.png``.
+
+    split: "train" = the official train folder; "val" and "test" split the official val folder
+    in two with a seeded shuffle (``test_fraction`` goes to test), so a test set is held out
+    from checkpoint selection. target: "landing" (4 classes) or "udd6" (6 classes).
+    """
+
+    def __init__(self, root, split: str = "train", target: str = "landing", transform=None,
+                 *, seed: int = 0, test_fraction: float = 0.5, limit: int | None = None):
+        _check_split(split)
+        if target not in ("landing", "udd6"):
+            raise ValueError(f"target must be 'landing' or 'udd6', got {target!r}")
+        self.root = _udd6_root(Path(root))
+        self.split, self.target, self.transform = split, target, transform
+        self.classes = classes.LANDING if target == "landing" else classes.UDD6
+        folder = "train" if split == "train" else "val"
+        pairs = _pair_udd6(self.root / folder)
+        if split != "train":
+            order = np.random.default_rng([seed, 6]).permutation(len(pairs))
+            n_test = int(round(len(pairs) * test_fraction))
+            chosen = sorted(order[:n_test] if split == "test" else order[n_test:])
+            pairs = [pairs[i] for i in chosen]
+        self.pairs = _select(pairs, limit)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _load(self, index: int):
+        image_path, label_path = self.pairs[index]
+        image = read_image(image_path)
+        mask = decode_label(label_path, classes.UDD6)
+        _check_same_size(image, mask, image_path, label_path)
+        if self.target == "landing":
+            mask = classes.remap(mask, classes.UDD6_TO_LANDING)
+        return image, mask
+
+    def __repr__(self) -> str:
+        return f"UDD6Dataset({self.split!r}, {len(self)} images, target={self.target!r}, root={str(self.root)!r})"
+
+
+def _udd6_root(root: Path) -> Path:
+    if not root.exists():
+        raise FileNotFoundError(
+            f"UDD6 folder not found: {root}. Expected {root}/train/src and {root}/train/gt; "
+            "pass the path of your UDD6 copy, or leave it out to use the built-in data")
+    if not (root / "train").is_dir() and (root / "UDD6" / "train").is_dir():
+        root = root / "UDD6"  # the folder the archive unpacks to
+    for split in ("train", "val"):
+        for sub in ("src", "gt"):
+            if not (root / split / sub).is_dir():
+                raise FileNotFoundError(f"{root} is not a UDD6 folder: {root / split / sub} is missing")
+    return root
+
+
+def _pair_udd6(folder: Path) -> list[tuple[Path, Path]]:
+    images = _images_in(folder / "src")
+    labels = {p.stem: p for p in sorted((folder / "gt").glob("*")) if p.suffix.lower() == ".png"}
+    if not images:
+        raise FileNotFoundError(f"no images in {folder / 'src'} (expected *.JPG files)")
+    for stem, path in images.items():
+        if stem not in labels:
+            raise FileNotFoundError(f"no label for {path} (expected {folder / 'gt' / (stem + '.png')})")
+    for stem, path in labels.items():
+        if stem not in images:
+            raise FileNotFoundError(f"label {path} has no image (expected {folder / 'src' / (stem + '.JPG')})")
+    return [(images[s], labels[s]) for s in sorted(images)]
+
+
+# --- DroneDeploy -----------------------------------------------------------------------
+class DroneDeployDataset(_SegmentationDataset):
+    """DroneDeploy scenes cut into ``chip_size`` chips that overlap by ``overlap`` pixels.
+
+    Targets are the six learnable classes (Building 0, Clutter 1, Vegetation 2, Water 3,
+    Ground 4, Car 5); IGNORE pixels become 255 and chips that are entirely IGNORE are skipped.
+    Splits are by scene: from the ``split`` column of ``index.csv`` when it has one, otherwise
+    a seeded split by scene name (70/15/15). Decoded scenes are cached as ``.npy`` files in
+    ``cache_dir`` (default ``root/.cache``) and memory-mapped.
+    """
+
+    def __init__(self, root, split: str = "train", chip_size: int = 512, overlap: int = 0,
+                 transform=None, *, seed: int = 0, cache_dir=None, limit: int | None = None):
+        _check_split(split)
+        if not 0 <= overlap < chip_size:
+            raise ValueError(f"overlap must be in [0, chip_size), got {overlap} for chip_size {chip_size}")
+        self.root = Path(root)
+        self.split, self.transform = split, transform
+        self.chip_size, self.overlap = chip_size, overlap
+        self.classes = classes.DRONEDEPLOY
+        scenes = _dronedeploy_scenes(self.root, seed)
+        self.scenes = [name for name, s in scenes if s == split]
+        self.cache_dir = Path(cache_dir) if cache_dir else _writable(self.root / ".cache")
+        self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        chips = []
+        for name in self.scenes:
+            _, mask = self._scene(name)
+            for y, x in _chip_grid(mask.shape, chip_size, overlap):
+                if np.any(mask[y : y + chip_size, x : x + chip_size] != IGNORE_INDEX):
+                    chips.append((name, y, x))
+        self._maps.clear()  # index built; workers reopen their own memory maps
+        self.chips = _select(chips, limit)
+
+    def __len__(self) -> int:
+        return len(self.chips)
+
+    def _scene(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._maps:
+            self._maps[name] = _cached_scene(self.root, name, self.cache_dir)
+        return self._maps[name]
+
+    def _load(self, index: int):
+        name, y, x = self.chips[index]
+        image, mask = self._scene(name)
+        c = self.chip_size
+        image, mask = np.array(image[y : y + c, x : x + c]), np.array(mask[y : y + c, x : x + c])
+        if image.shape[:2] != (c, c):  # a scene smaller than a chip: pad with nodata / ignore
+            ph, pw = c - image.shape[0], c - image.shape[1]
+            image = np.pad(image, ((0, ph), (0, pw), (0, 0)))
+            mask = np.pad(mask, ((0, ph), (0, pw)), constant_values=IGNORE_INDEX)
+        return image, mask
+
+    def __repr__(self) -> str:
+        return (f"DroneDeployDataset({self.split!r}, {len(self)} chips of {self.chip_size} px from "
+                f"{len(self.scenes)} scenes, root={str(self.root)!r})")
+
+
+def _dronedeploy_scenes(root: Path, seed: int) -> list[tuple[str, str]]:
+    """(scene, split) for every scene, checking that images and labels pair up."""
+    if not root.exists():
+        raise FileNotFoundError(
+            f"DroneDeploy folder not found: {root}. Expected {root}/images/<scene>-ortho.tif and "
+            f"{root}/labels/<scene>-label.png; pass your copy's path, or leave it out for the built-in data")
+    for sub in ("images", "labels"):
+        if not (root / sub).is_dir():
+            raise FileNotFoundError(f"{root} is not a DroneDeploy folder: {root / sub} is missing")
+    images = {p.name[: -len("-ortho.tif")]: p for p in (root / "images").glob("*-ortho.tif")}
+    labels = {p.name[: -len("-label.png")]: p for p in (root / "labels").glob("*-label.png")}
+    if not images:
+        raise FileNotFoundError(f"no scenes in {root / 'images'} (expected <scene>-ortho.tif files)")
+    for name, path in sorted(images.items()):
+        if name not in labels:
+            raise FileNotFoundError(f"no label for {path} (expected {root / 'labels' / (name + '-label.png')})")
+    for name, path in sorted(labels.items()):
+        if name not in images:
+            raise FileNotFoundError(f"label {path} has no image (expected {root / 'images' / (name + '-ortho.tif')})")
+    listed = _read_index_csv(root / "index.csv", set(images))
+    names = [n for n, _ in listed] if listed else sorted(images)
+    splits = dict(listed) if listed and all(s for _, s in listed) else {}
+    return [(n, splits.get(n) or _hashed_split(n, seed)) for n in names]
+
+
+def _read_index_csv(path: Path, known: set[str]) -> list[tuple[str, str | None]]:
+    """Scenes (and their split, if a column gives it) in the order of ``index.csv``."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        tokens = [t for t in re.split(r"[,\s]+", line.strip()) if t]
+        scene = next((t for t in tokens if t in known), None)
+        if scene is None:
+            continue  # the header, or a scene whose files are absent
+        split = next((t for t in tokens if t in ("train", "val", "valid", "test")), None)
+        rows.append((scene, "val" if split == "valid" else split))
+    return rows
+
+
+def _hashed_split(name: str, seed: int, val: float = 0.15, test: float = 0.15) -> str:
+    """A stable split for a scene name alone (for folders whose index.csv has no split)."""
+    u = (zlib.crc32(f"{seed}:{name}".encode()) % 10_000) / 10_000
+    return "test" if u < test else "val" if u < test + val else "train"
+
+
+def _chip_grid(shape: tuple[int, int], chip: int, overlap: int) -> list[tuple[int, int]]:
+    stride = chip - overlap
+
+    def starts(length: int) -> list[int]:
+        if length <= chip:
+            return [0]
+        out = list(range(0, length - chip + 1, stride))
+        return out + [length - chip] if out[-1] != length - chip else out
+
+    return [(y, x) for y in starts(shape[0]) for x in starts(shape[1])]
+
+
+def _writable(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+        return folder
+    except OSError:
+        fallback = Path.home() / ".cache" / "landinglib" / "chips" / f"{zlib.crc32(str(folder).encode()):08x}"
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+
+def _cached_scene(root: Path, name: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Memory-mapped (image RGB uint8, mask in training indices) of one scene, decoded once."""
+    image_path = root / "images" / f"{name}-ortho.tif"
+    label_path = root / "labels" / f"{name}-label.png"
+    source = {str(p.name): [p.stat().st_size, p.stat().st_mtime_ns] for p in (image_path, label_path)}
+    meta_path = cache_dir / f"{name}.json"
+    files = cache_dir / f"{name}.image.npy", cache_dir / f"{name}.mask.npy"
+    fresh = meta_path.exists() and json.loads(meta_path.read_text()) == source and all(f.exists() for f in files)
+    if not fresh:
+        image = read_image(image_path)
+        values = decode_label(label_path, classes.DRONEDEPLOY_LABELS)
+        _check_same_size(image, values, image_path, label_path)
+        mask = classes.remap(values, classes.DRONEDEPLOY_LABEL_TO_TRAIN)
+        for array, target in ((image, files[0]), (mask, files[1])):
+            tmp = target.with_suffix(".tmp.npy")
+            np.save(tmp, array)
+            os.replace(tmp, target)
+        meta_path.write_text(json.dumps(source))
+    return np.load(files[0], mmap_mode="r"), np.load(files[1], mmap_mode="r")
+
+
+# --- augmentation ----------------------------------------------------------------------
+def train_transform(size: int = 256, scale: tuple[float, float] = (0.25, 1.0)) -> A.Compose:
+    """Random crop resized to ``size`` (scale = area fraction), flips, 90° turns, light changes."""
+    return A.Compose([
+        A.RandomResizedCrop(size=(size, size), scale=scale, ratio=(0.75, 1.333)),
+        A.HorizontalFlip(p=0.5),
+        A.VerticalFlip(p=0.5),
+        A.RandomRotate90(p=0.5),
+        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.8),
+        A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD),
+        ToTensorV2(),
+    ])
+
+
+def eval_transform(size: int = 256) -> A.Compose:
+    """Deterministic: shorter side resized to ``size`` (aspect kept, nothing squashed), padded to
+    a multiple of 32 with ignore (255) in the mask, normalised."""
+    return A.Compose([
+        A.SmallestMaxSize(max_size=size),
+        A.PadIfNeeded(min_height=None, min_width=None, pad_height_divisor=32, pad_width_divisor=32,
+                      position="top_left", border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=IGNORE_INDEX),
+        A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD),
+        ToTensorV2(),
+    ])
+
+
+def denormalize(image: torch.Tensor) -> np.ndarray:
+    """Undo ``Normalize``: (3, H, W) float tensor -> (H, W, 3) uint8 RGB for display."""
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    out = (image.detach().cpu().float() * std + mean).clamp(0, 1) * 255
+    return out.permute(1, 2, 0).round().byte().numpy()
+
+
+# --- statistics ------------------------------------------------------------------------
+def class_pixel_counts(dataset: _SegmentationDataset, max_items: int | None = None) -> np.ndarray:
+    """(C,) int64 pixel count per class over the dataset's raw masks (ignore not counted)."""
+    n = len(dataset.classes)
+    counts = np.zeros(n, np.int64)
+    transform, dataset.transform = dataset.transform, None
+    try:
+        for i in range(len(dataset) if max_items is None else min(max_items, len(dataset))):
+            _, mask = dataset[i]
+            counts += np.bincount(mask.ravel(), minlength=256)[:n]
+    finally:
+        dataset.transform = transform
+    return counts
+
+
+def class_weights(counts: np.ndarray, power: float = 0.5, max_weight: float = 10.0) -> torch.Tensor:
+    """Loss weights from pixel counts: (median / frequency) ** power, capped; absent classes get 0."""
+    freq = counts / max(counts.sum(), 1)
+    present = freq > 0
+    weights = np.zeros_like(freq, dtype=np.float64)
+    weights[present] = (np.median(freq[present]) / freq[present]) ** power
+    return torch.tensor(np.minimum(weights, max_weight), dtype=torch.float32)
+
+
+# --- loaders ---------------------------------------------------------------------------
+Loaders = namedtuple("Loaders", "train val test")
+
+
+def pad_collate(batch):
+    """Stack (image, mask) pairs, padding to the largest size in the batch (mask with 255)."""
+    h = max(img.shape[-2] for img, _ in batch)
+    w = max(img.shape[-1] for img, _ in batch)
+    images = torch.zeros(len(batch), batch[0][0].shape[0], h, w, dtype=batch[0][0].dtype)
+    masks = torch.full((len(batch), h, w), IGNORE_INDEX, dtype=torch.long)
+    for i, (img, mask) in enumerate(batch):
+        images[i, :, : img.shape[-2], : img.shape[-1]] = img
+        masks[i, : mask.shape[-2], : mask.shape[-1]] = mask
+    return images, masks
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    info = get_worker_info()
+    transform = getattr(info.dataset, "transform", None) if info else None
+    if hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(seed)
+
+
+def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None = None,
+                  seed: int = 0, **kwargs) -> dict[str, _SegmentationDataset]:
+    """Train / val / test datasets of ``dataset`` ("dronedeploy" or "udd6") with transforms.
+
+    root None = the built-in data (generated on first use). ``limit`` caps items per split.
+    Extra keyword arguments go to the dataset class (``target``, ``chip_size``, ``overlap``...).
+    """
+    if dataset not in ("dronedeploy", "udd6"):
+        raise ValueError(f"dataset must be 'dronedeploy' or 'udd6', got {dataset!r}")
+    root = synthetic.ensure_builtin(dataset) if root is None else Path(root)
+    cls = DroneDeployDataset if dataset == "dronedeploy" else UDD6Dataset
+    out = {}
+    for split in SPLITS:
+        transform = train_transform(size) if split == "train" else eval_transform(size)
+        if split == "train":
+            transform.set_random_seed(seed)
+        out[split] = cls(root, split, transform=transform, seed=seed, limit=limit, **kwargs)
+    return out
+
+
+def make_loaders(dataset: str, root=None, *, size: int = 256, batch_size: int = 6,
+                 num_workers: int | None = None, limit: int | None = None, seed: int = 0,
+                 **kwargs) -> Loaders:
+    """DataLoaders ``Loaders(train, val, test)`` for ``dataset`` (see ``make_datasets``).
+
+    Train shuffles with a seeded generator and drops a last incomplete batch; workers default to
+    one per spare core; memory is pinned when CUDA is present.
+    """
+    datasets = make_datasets(dataset, root, size=size, limit=limit, seed=seed, **kwargs)
+    workers = default_workers() if num_workers is None else num_workers
+    loaders = []
+    for split, ds in datasets.items():
+        train = split == "train"
+        if len(ds) == 0:
+            raise ValueError(f"the {split} split of {ds!r} is empty")
+        loaders.append(DataLoader(
+            ds, batch_size=batch_size, shuffle=train, drop_last=train and len(ds) > batch_size,
+            num_workers=workers, pin_memory=torch.cuda.is_available(), collate_fn=pad_collate,
+            worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(seed),
+            persistent_workers=workers > 0,
+        ))
+    return Loaders(*loaders)
+
+
+__all__ = [
+    "UDD6Dataset", "DroneDeployDataset", "read_image", "read_label", "decode_label",
+    "train_transform", "eval_transform", "denormalize", "class_pixel_counts", "class_weights",
+    "make_datasets", "make_loaders", "pad_collate", "Loaders", "IMAGENET_MEAN", "IMAGENET_STD",
+]

@@ -1,0 +1,112 @@
+"""Pictures: colour masks, overlays, legends, galleries, class tables and frequency charts."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Patch
+
+from .classes import IGNORE_INDEX, Taxonomy, index_to_colors
+
+
+def colorize(mask: np.ndarray, taxonomy: Taxonomy) -> np.ndarray:
+    """(H, W) class indices -> (H, W, 3) uint8 RGB in the taxonomy's colours (255 -> grey)."""
+    return index_to_colors(mask, taxonomy)
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, taxonomy: Taxonomy, alpha: float = 0.5) -> np.ndarray:
+    """Blend a colour mask over an RGB image: (H, W, 3) uint8; ignored pixels stay unblended."""
+    if image.shape[:2] != mask.shape[:2]:
+        raise ValueError(f"image {image.shape[:2]} and mask {mask.shape[:2]} differ in size")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    colors = colorize(mask, taxonomy).astype(np.float32)
+    weight = np.where(mask == IGNORE_INDEX, 0.0, alpha)[..., None]
+    return (image.astype(np.float32) * (1 - weight) + colors * weight).round().astype(np.uint8)
+
+
+def legend_handles(taxonomy: Taxonomy, present: np.ndarray | None = None) -> list[Patch]:
+    """Matplotlib legend patches, one per class (only ``present`` indices if given)."""
+    keep = range(len(taxonomy)) if present is None else [int(i) for i in present if i < len(taxonomy)]
+    return [Patch(color=np.array(taxonomy.colors[i]) / 255, label=f"{i} {taxonomy.names[i]}") for i in keep]
+
+
+def show_taxonomy(taxonomy: Taxonomy, extra: dict[str, list] | None = None, ax=None):
+    """A table of the classes: index, colour swatch, name, RGB (and ``extra`` columns)."""
+    extra = extra or {}
+    rows = len(taxonomy)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6 + 2 * len(extra), 0.45 * rows + 0.6))
+    ax.set_xlim(0, 4 + 2 * len(extra))
+    ax.set_ylim(rows, -1)
+    ax.axis("off")
+    headers = ["index", "", "name", "RGB", *extra]
+    xs = [0.1, 0.6, 1.2, 2.6] + [4.0 + 2 * k for k in range(len(extra))]
+    for x, h in zip(xs, headers):
+        ax.text(x, -0.5, h, weight="bold", va="center")
+    for i, (name, color) in enumerate(zip(taxonomy.names, taxonomy.colors)):
+        ax.text(xs[0], i + 0.5, str(i), va="center")
+        ax.add_patch(plt.Rectangle((xs[1], i + 0.15), 0.45, 0.7, color=np.array(color) / 255, ec="k", lw=0.5))
+        ax.text(xs[2], i + 0.5, name, va="center")
+        ax.text(xs[3], i + 0.5, str(tuple(color)), va="center", family="monospace", size=9)
+        for k, values in enumerate(extra.values()):
+            ax.text(xs[4 + k], i + 0.5, str(values[i]), va="center")
+    ax.set_title(f"{taxonomy.name}: {rows} classes", loc="left")
+    return ax
+
+
+def show_samples(samples, taxonomy: Taxonomy, alpha: float = 0.5, titles=None, size: float = 3.2):
+    """A gallery: one row per (image, mask) pair with image, colour mask and overlay."""
+    samples = list(samples)
+    fig, axes = plt.subplots(len(samples), 3, figsize=(3 * size, size * 0.75 * len(samples)), squeeze=False)
+    present = set()
+    for row, (image, mask) in enumerate(samples):
+        present |= set(np.unique(mask).tolist())
+        for ax, picture, label in zip(axes[row], (image, colorize(mask, taxonomy), overlay(image, mask, taxonomy, alpha)),
+                                      ("image", "label", "overlay")):
+            ax.imshow(picture)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(label if titles is None else f"{titles[row]} — {label}", size=9)
+    fig.legend(handles=legend_handles(taxonomy, sorted(present)), loc="lower center",
+               ncol=min(7, len(taxonomy)), frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def plot_class_frequencies(counts: np.ndarray, taxonomy: Taxonomy, ax=None, title: str | None = None):
+    """Bar chart of the share of labelled pixels per class (log scale shows the rare ones)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    share = np.asarray(counts, np.float64) / max(np.sum(counts), 1)
+    bars = ax.bar(taxonomy.names, share * 100, color=[np.array(c) / 255 for c in taxonomy.colors], edgecolor="k")
+    for bar, value in zip(bars, share):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{value:.1%}", ha="center", va="bottom", size=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("% of labelled pixels")
+    ax.set_title(title or f"class frequencies ({taxonomy.name})", loc="left")
+    ax.tick_params(axis="x", rotation=30)
+    return ax
+
+
+def show_augmentations(image: np.ndarray, mask: np.ndarray, transform, taxonomy: Taxonomy,
+                       n: int = 4, size: float = 2.6):
+    """Two rows: ``n`` random augmentations of one pair, images above and masks below."""
+    from .data import denormalize
+
+    fig, axes = plt.subplots(2, n + 1, figsize=((n + 1) * size, 2 * size))
+    axes[0, 0].imshow(image)
+    axes[1, 0].imshow(colorize(mask, taxonomy))
+    axes[0, 0].set_title("original", size=9)
+    for k in range(1, n + 1):
+        out = transform(image=image, mask=mask)
+        aug_img, aug_mask = out["image"], out["mask"]
+        aug_img = denormalize(aug_img) if hasattr(aug_img, "permute") else aug_img
+        aug_mask = np.asarray(aug_mask)
+        axes[0, k].imshow(aug_img)
+        axes[1, k].imshow(colorize(aug_mask, taxonomy))
+        axes[0, k].set_title(f"augmented #{k}", size=9)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
