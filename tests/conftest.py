@@ -1,0 +1,73 @@
+"""Fixtures: tiny datasets in the real layouts, drawn from the documented palettes."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+# The palettes as DESIGN.md documents them, written here independently of landinglib.classes.
+DD_BGR = {0: (255, 0, 255), 1: (75, 25, 230), 2: (180, 30, 145), 3: (75, 180, 60),
+          4: (48, 130, 245), 5: (255, 255, 255), 6: (200, 130, 0)}
+UDD6_RGB = {0: (0, 0, 0), 1: (102, 102, 156), 2: (128, 64, 128), 3: (107, 142, 35),
+            4: (0, 0, 142), 5: (70, 70, 70)}
+
+
+def udd6_index_mask(h: int, w: int, shift: int = 0) -> np.ndarray:
+    """Six vertical bands, classes 0..5 (rotated by ``shift``)."""
+    return ((np.arange(w)[None, :].repeat(h, 0) * 6 // w + shift) % 6).astype(np.uint8)
+
+
+@pytest.fixture
+def udd6_root(tmp_path):
+    """UDD6 layout: 3 train + 4 val frames of 64x48; labels as RGB, grey index and 'P' index."""
+    root = tmp_path / "UDD6"
+    rng = np.random.default_rng(0)
+    kinds = ["rgb", "grey", "palette"]
+    for split, n in (("train", 3), ("val", 4)):
+        (root / split / "src").mkdir(parents=True)
+        (root / split / "gt").mkdir(parents=True)
+        for i in range(n):
+            name = f"DJI_{split}_{i:02d}"
+            image = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            cv2.imwrite(str(root / split / "src" / f"{name}.JPG"), image)
+            mask = udd6_index_mask(48, 64, shift=i)
+            kind = kinds[i % 3]
+            if kind == "rgb":
+                rgb = np.array([UDD6_RGB[k] for k in range(6)], np.uint8)[mask]
+                Image.fromarray(rgb, "RGB").save(root / split / "gt" / f"{name}.png")
+            elif kind == "grey":
+                Image.fromarray(mask, "L").save(root / split / "gt" / f"{name}.png")
+            else:
+                im = Image.fromarray(mask, "P")
+                im.putpalette([c for k in range(6) for c in UDD6_RGB[k]] + [0] * (256 - 6) * 3)
+                im.save(root / split / "gt" / f"{name}.png")
+    return root
+
+
+def dd_label_values(h: int, w: int) -> np.ndarray:
+    """Label values: a 200 px IGNORE border on the left, then bands of values 1..6."""
+    values = (1 + (np.arange(w)[None, :].repeat(h, 0) // 100) % 6).astype(np.uint8)
+    values[:, :200] = 0
+    return values
+
+
+@pytest.fixture
+def dronedeploy_root(tmp_path):
+    """DroneDeploy layout with one 1000x800 (W x H) scene per split, labels in the BGR palette."""
+    root = tmp_path / "dronedeploy"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    rows = ["idx scene split"]
+    for i, split in enumerate(("train", "val", "test")):
+        name = f"abc{i}_TESTSCENE"
+        values = dd_label_values(800, 1000)
+        image = np.zeros((800, 1000, 3), np.uint8)
+        image[..., 0] = values * 40  # red channel encodes the label: lets tests check alignment
+        image[..., 1] = 7
+        cv2.imwrite(str(root / "images" / f"{name}-ortho.tif"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        bgr = np.array([DD_BGR[k] for k in range(7)], np.uint8)[values]
+        cv2.imwrite(str(root / "labels" / f"{name}-label.png"), bgr)
+        rows.append(f"{i} {name} {split}")
+    (root / "index.csv").write_text("\n".join(rows) + "\n")
+    return root

@@ -1,0 +1,271 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from landinglib import classes, data
+from landinglib.classes import IGNORE_INDEX, UnknownColorWarning
+from landinglib.data import DroneDeployDataset, UDD6Dataset
+
+from .conftest import dd_label_values, udd6_index_mask
+
+
+# --- UDD6 ------------------------------------------------------------------------------
+def test_udd6_index_rgb_and_palette_labels_decode_alike(udd6_root):
+    ds = UDD6Dataset(udd6_root, "train", target="udd6")
+    assert len(ds) == 3  # one RGB, one grey-index and one palette-index label
+    for i in range(3):
+        image, mask = ds[i]
+        assert image.shape == (48, 64, 3) and image.dtype == np.uint8
+        np.testing.assert_array_equal(mask, udd6_index_mask(48, 64, shift=i))
+
+
+def test_udd6_landing_target_uses_the_lookup_table(udd6_root):
+    ds6 = UDD6Dataset(udd6_root, "train", target="udd6")
+    ds4 = UDD6Dataset(udd6_root, "train", target="landing")
+    assert ds4.classes is classes.LANDING and ds6.classes is classes.UDD6
+    np.testing.assert_array_equal(ds4[0][1], classes.UDD6_TO_LANDING[ds6[0][1]])
+    assert set(np.unique(ds4[0][1])) == {0, 1, 2, 3}
+
+
+def test_udd6_rgb_image_is_converted_from_bgr(udd6_root):
+    path = UDD6Dataset(udd6_root, "train").pairs[0][0]
+    bgr = cv2.imread(str(path))
+    np.testing.assert_array_equal(data.read_image(path), bgr[..., ::-1])
+
+
+def test_udd6_test_split_is_held_out_from_val_and_seeded(udd6_root):
+    val, test = UDD6Dataset(udd6_root, "val"), UDD6Dataset(udd6_root, "test")
+    assert len(val) + len(test) == 4 and len(test) == 2
+    assert not {p for p, _ in val.pairs} & {p for p, _ in test.pairs}
+    assert UDD6Dataset(udd6_root, "test").pairs == test.pairs
+    others = [UDD6Dataset(udd6_root, "test", seed=s).pairs for s in range(1, 8)]
+    assert any(o != test.pairs for o in others)
+
+
+def test_udd6_unknown_label_colour_is_reported_with_file(udd6_root):
+    label = sorted((udd6_root / "train" / "gt").glob("*.png"))[0]  # the RGB one
+    rgb = cv2.imread(str(label))
+    rgb[0:2, 0:3] = (9, 9, 9)
+    cv2.imwrite(str(label), rgb)
+    with pytest.warns(UnknownColorWarning, match=label.name):
+        _, mask = UDD6Dataset(udd6_root, "train", target="udd6")[0]
+    assert (mask[0:2, 0:3] == IGNORE_INDEX).all()
+
+
+def test_udd6_index_value_out_of_range_is_reported(udd6_root):
+    label = sorted((udd6_root / "train" / "gt").glob("*.png"))[1]  # the grey one
+    grey = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
+    grey[5, 5] = 17
+    cv2.imwrite(str(label), grey)
+    with pytest.warns(UnknownColorWarning, match="17"):
+        _, mask = UDD6Dataset(udd6_root, "train", target="udd6")[1]
+    assert mask[5, 5] == IGNORE_INDEX
+
+
+# --- bad input -------------------------------------------------------------------------
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="UDD6 folder not found"):
+        UDD6Dataset(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="DroneDeploy folder not found"):
+        DroneDeployDataset(tmp_path / "nope")
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    for sub in ("train/src", "train/gt", "val/src", "val/gt"):
+        (tmp_path / "u" / sub).mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no images in"):
+        UDD6Dataset(tmp_path / "u")
+    (tmp_path / "d" / "images").mkdir(parents=True)
+    (tmp_path / "d" / "labels").mkdir()
+    with pytest.raises(FileNotFoundError, match="no scenes in"):
+        DroneDeployDataset(tmp_path / "d")
+    with pytest.raises(FileNotFoundError, match="is missing"):
+        UDD6Dataset(tmp_path / "d")
+
+
+def test_image_without_label_names_the_file(udd6_root):
+    (udd6_root / "train" / "gt" / "DJI_train_01.png").unlink()
+    with pytest.raises(FileNotFoundError, match=r"no label for .*DJI_train_01\.JPG .*expected .*DJI_train_01\.png"):
+        UDD6Dataset(udd6_root, "train")
+
+
+def test_label_without_image_names_the_file(dronedeploy_root):
+    (dronedeploy_root / "images" / "abc1_TESTSCENE-ortho.tif").unlink()
+    with pytest.raises(FileNotFoundError, match=r"abc1_TESTSCENE-label\.png has no image"):
+        DroneDeployDataset(dronedeploy_root, "train")
+
+
+def test_corrupt_image_is_a_clear_error(udd6_root):
+    path = udd6_root / "train" / "src" / "DJI_train_00.JPG"
+    path.write_bytes(b"this is not a jpeg")
+    ds = UDD6Dataset(udd6_root, "train")
+    with pytest.raises(ValueError, match=r"cannot read image .*DJI_train_00\.JPG.*corrupt"):
+        ds[0]
+
+
+def test_corrupt_label_is_a_clear_error(udd6_root):
+    (udd6_root / "train" / "gt" / "DJI_train_00.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(ValueError, match=r"cannot read label .*DJI_train_00\.png"):
+        UDD6Dataset(udd6_root, "train")[0]
+
+
+def test_label_of_wrong_size_is_a_clear_error(udd6_root):
+    path = udd6_root / "train" / "gt" / "DJI_train_01.png"
+    cv2.imwrite(str(path), np.zeros((10, 12), np.uint8))
+    with pytest.raises(ValueError, match=r"is 12x10 but image .* is 64x48"):
+        UDD6Dataset(udd6_root, "train")[1]
+
+
+def test_read_image_handles_grey_rgba_and_16_bit(tmp_path):
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    cv2.imwrite(str(tmp_path / "g.png"), grey)
+    assert (data.read_image(tmp_path / "g.png") == grey[..., None]).all()
+    bgra = np.dstack([np.full((3, 4), c, np.uint8) for c in (10, 20, 30, 0)])
+    cv2.imwrite(str(tmp_path / "a.png"), bgra)
+    assert tuple(data.read_image(tmp_path / "a.png")[0, 0]) == (30, 20, 10)
+    deep = np.full((3, 4, 3), 65535, np.uint16)
+    cv2.imwrite(str(tmp_path / "d.png"), deep)
+    assert (data.read_image(tmp_path / "d.png") == 255).all()
+    cv2.imwrite(str(tmp_path / "f.tif"), np.zeros((3, 4, 3), np.float32))
+    with pytest.raises(ValueError, match="float32 images are not supported"):
+        data.read_image(tmp_path / "f.tif")
+
+
+# --- DroneDeploy -----------------------------------------------------------------------
+def test_dronedeploy_scene_is_cut_into_chips_and_all_ignore_chips_are_skipped(dronedeploy_root):
+    ds = DroneDeployDataset(dronedeploy_root, "train", chip_size=128)
+    # 800 rows -> 7 chip rows (last flush with the border); 1000 cols -> 8 columns, the first
+    # of which lies entirely in the 200 px IGNORE border and is skipped.
+    assert len(ds) == 7 * 7
+    assert ds.scenes == ["abc0_TESTSCENE"]
+    assert {x for _, _, x in ds.chips} == {128, 256, 384, 512, 640, 768, 872}
+    image, mask = ds[0]
+    assert image.shape == (128, 128, 3) and mask.shape == (128, 128)
+
+
+def test_dronedeploy_palette_decodes_to_learnable_classes_aligned_with_image(dronedeploy_root):
+    ds = DroneDeployDataset(dronedeploy_root, "val", chip_size=256, overlap=64)
+    values = dd_label_values(800, 1000)
+    for i in range(len(ds)):
+        name, y, x = ds.chips[i]
+        image, mask = ds[i]
+        expected = classes.DRONEDEPLOY_LABEL_TO_TRAIN[values[y : y + 256, x : x + 256]]
+        np.testing.assert_array_equal(mask, expected)
+        np.testing.assert_array_equal(image[..., 0], values[y : y + 256, x : x + 256] * 40)
+    assert {x for _, _, x in ds.chips} == {0, 192, 384, 576, 744}
+
+
+def test_dronedeploy_split_comes_from_index_csv(dronedeploy_root):
+    for i, split in enumerate(("train", "val", "test")):
+        assert DroneDeployDataset(dronedeploy_root, split).scenes == [f"abc{i}_TESTSCENE"]
+
+
+def test_dronedeploy_without_split_column_gets_a_stable_seeded_split(dronedeploy_root):
+    (dronedeploy_root / "index.csv").unlink()
+    all_scenes = sorted(s for split in data.SPLITS for s in DroneDeployDataset(dronedeploy_root, split).scenes)
+    assert all_scenes == ["abc0_TESTSCENE", "abc1_TESTSCENE", "abc2_TESTSCENE"]
+    assert DroneDeployDataset(dronedeploy_root, "train").scenes == DroneDeployDataset(dronedeploy_root, "train").scenes
+
+
+def test_dronedeploy_cache_is_rebuilt_when_the_label_changes(dronedeploy_root):
+    before = DroneDeployDataset(dronedeploy_root, "train", chip_size=128)[0][1].copy()
+    path = dronedeploy_root / "labels" / "abc0_TESTSCENE-label.png"
+    bgr = cv2.imread(str(path))
+    bgr[:] = (255, 255, 255)  # everything GROUND
+    cv2.imwrite(str(path), bgr)
+    ds = DroneDeployDataset(dronedeploy_root, "train", chip_size=128)
+    assert len(ds) == 7 * 8  # no IGNORE chip left to skip
+    assert (ds[0][1] == 4).all() and not (before == 4).all()
+
+
+def test_bad_split_and_overlap_are_rejected(dronedeploy_root):
+    with pytest.raises(ValueError, match="split must be one of"):
+        DroneDeployDataset(dronedeploy_root, "training")
+    with pytest.raises(ValueError, match="overlap"):
+        DroneDeployDataset(dronedeploy_root, "train", chip_size=64, overlap=64)
+
+
+# --- transforms and loaders ------------------------------------------------------------
+def _blocks(seed: int = 0, size: int = 256, block: int = 32, n_classes: int = 4):
+    rng = np.random.default_rng(seed)
+    grid = rng.integers(0, n_classes, (size // block, size // block))
+    mask = np.kron(grid, np.ones((block, block), np.int64)).astype(np.uint8)
+    levels = np.array([40, 90, 140, 190], np.uint8)
+    image = np.repeat(levels[mask][..., None], 3, axis=2)
+    return image, mask
+
+
+def test_augmentation_keeps_image_and_mask_aligned():
+    image, mask = _blocks()
+    transform = data.train_transform(128, scale=(0.3, 1.0))
+    transform.set_random_seed(3)
+    for _ in range(20):
+        out = transform(image=image, mask=mask)
+        img = data.denormalize(out["image"])[..., 0].astype(int)
+        m = out["mask"].numpy()
+        assert out["image"].shape == (3, 128, 128) and m.shape == (128, 128)
+        # brightness/contrast changes every pixel alike, so the class order of intensities must
+        # survive wherever image and mask were moved together (away from resampled edges)
+        ranges = []
+        for k in range(4):
+            core = cv2.erode((m == k).astype(np.uint8), np.ones((5, 5), np.uint8),
+                             borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+            if core.any():
+                ranges.append((img[core].min(), img[core].max()))
+        for (lo_a, hi_a), (lo_b, hi_b) in zip(ranges, ranges[1:]):
+            assert hi_a < lo_b
+
+
+def test_augmentation_misalignment_would_be_caught():
+    """The check above must fail when only the image is flipped."""
+    image, mask = _blocks()
+    flipped = image[:, ::-1].copy()
+    core = cv2.erode((mask == 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert len(np.unique(flipped[..., 0][core])) > 1
+
+
+def test_eval_transform_keeps_aspect_and_pads_mask_with_ignore():
+    image = np.zeros((540, 1024, 3), np.uint8)
+    mask = np.ones((540, 1024), np.uint8)
+    out = data.eval_transform(256)(image=image, mask=mask)
+    assert tuple(out["image"].shape) == (3, 256, 512)
+    m = out["mask"].numpy()
+    assert (m[:, :485] == 1).all() and (m[:, 486:] == IGNORE_INDEX).all()
+
+
+def test_dataset_with_transform_returns_model_ready_tensors(udd6_root):
+    ds = UDD6Dataset(udd6_root, "train", transform=data.train_transform(32))
+    image, mask = ds[0]
+    assert image.dtype == torch.float32 and image.shape == (3, 32, 32)
+    assert mask.dtype == torch.int64 and mask.shape == (32, 32)
+    assert -3 < float(image.mean()) < 3
+
+
+def test_make_loaders_gives_batches_for_all_splits(udd6_root):
+    loaders = data.make_loaders("udd6", udd6_root, size=32, batch_size=2, num_workers=0)
+    x, y = next(iter(loaders.train))
+    assert x.shape == (2, 3, 32, 32) and y.dtype == torch.int64
+    x, y = next(iter(loaders.val))
+    assert x.shape[-2] == 32 and x.shape[-1] % 32 == 0
+    assert len(loaders.test.dataset) == 2 and loaders.train.dataset.split == "train"
+
+
+def test_make_loaders_rejects_unknown_dataset():
+    with pytest.raises(ValueError, match="dronedeploy"):
+        data.make_loaders("cityscapes")
+
+
+def test_pad_collate_pads_masks_with_ignore():
+    batch = [(torch.ones(3, 4, 6), torch.zeros(4, 6, dtype=torch.long)),
+             (torch.ones(3, 2, 8), torch.zeros(2, 8, dtype=torch.long))]
+    images, masks = data.pad_collate(batch)
+    assert images.shape == (2, 3, 4, 8) and masks.shape == (2, 4, 8)
+    assert masks[0, 0, 7] == IGNORE_INDEX and masks[1, 3, 0] == IGNORE_INDEX and masks[1, 1, 7] == 0
+
+
+def test_class_counts_and_weights_favour_rare_classes(udd6_root):
+    counts = data.class_pixel_counts(UDD6Dataset(udd6_root, "train", target="udd6"))
+    assert counts.sum() == 3 * 48 * 64 and (counts > 0).all()
+    weights = data.class_weights(np.array([1000, 100, 10, 0]))
+    assert weights[2] > weights[1] > weights[0] and weights[3] == 0

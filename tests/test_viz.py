@@ -1,0 +1,46 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from landinglib import classes, data, viz  # noqa: E402
+
+
+def test_overlay_blends_by_alpha_and_leaves_ignore_alone():
+    image = np.full((2, 2, 3), 100, np.uint8)
+    mask = np.array([[1, 255], [3, 0]], np.uint8)
+    np.testing.assert_array_equal(viz.overlay(image, mask, classes.LANDING, alpha=0.0), image)
+    full = viz.overlay(image, mask, classes.LANDING, alpha=1.0)
+    assert tuple(full[0, 0]) == classes.LANDING.colors[1] and tuple(full[1, 0]) == classes.LANDING.colors[3]
+    assert tuple(full[0, 1]) == (100, 100, 100)
+    half = viz.overlay(image, mask, classes.LANDING, alpha=0.5)
+    assert tuple(half[0, 0]) == tuple(round((100 + c) / 2) for c in classes.LANDING.colors[1])
+
+
+def test_overlay_rejects_bad_input():
+    with pytest.raises(ValueError, match="differ in size"):
+        viz.overlay(np.zeros((2, 2, 3), np.uint8), np.zeros((3, 2), np.uint8), classes.LANDING)
+    with pytest.raises(ValueError, match="alpha"):
+        viz.overlay(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), np.uint8), classes.LANDING, alpha=2)
+
+
+def test_figures_have_one_panel_per_item():
+    image = np.zeros((32, 48, 3), np.uint8)
+    mask = np.tile(np.arange(4, dtype=np.uint8), (32, 12))
+    fig = viz.show_samples([(image, mask)] * 2, classes.LANDING)
+    assert len(fig.axes) == 6 and len(fig.legends[0].legend_handles) == 4
+    ax = viz.plot_class_frequencies(np.array([10, 5, 1, 0]), classes.LANDING)
+    assert len(ax.patches) == 4
+    ax = viz.show_taxonomy(classes.UDD6, extra={"landing": list("abcdef")})
+    assert len(ax.patches) == 6
+    fig = viz.show_augmentations(image, mask, data.train_transform(32), classes.LANDING, n=3)
+    assert len(fig.axes) == 8
+    plt.close("all")
+
+
+def test_legend_handles_only_present_classes():
+    handles = viz.legend_handles(classes.UDD6, present=np.array([0, 2, 255]))
+    assert [h.get_label() for h in handles] == ["0 Other", "2 Road"]
