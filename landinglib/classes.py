@@ -134,8 +134,8 @@ def colors_to_index(
     if n_unknown:
         example = tuple(int(c) for c in rgb[unknown][0])
         warnings.warn(
-            f"{source or 'label'}: {n_unknown} pixels have colours outside the {taxonomy.name} "
-            f"palette (e.g. RGB {example}); they are mapped to ignore (255)",
+            f"{source or 'label'}: {n_unknown} pixel{'s' if n_unknown > 1 else ''} with colours outside the {taxonomy.name} "
+            f"palette (e.g. RGB {example}) mapped to ignore (255)",
             UnknownColorWarning,
             stacklevel=2,
         )

@@ -123,6 +123,15 @@ def _images_in(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
 
 
+def _shown(path: Path) -> str:
+    """A path for messages and reprs: relative to the working folder when that is shorter."""
+    try:
+        rel = os.path.relpath(path)
+        return rel if len(rel) < len(str(path)) else str(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
 def _select(items: list, limit: int | None) -> list:
     """At most ``limit`` items, spread evenly over the list (deterministic)."""
     if limit is None or limit >= len(items):
@@ -197,7 +206,7 @@ class UDD6Dataset(_SegmentationDataset):
         return image, mask
 
     def __repr__(self) -> str:
-        return f"UDD6Dataset({self.split!r}, {len(self)} images, target={self.target!r}, root={str(self.root)!r})"
+        return f"UDD6Dataset({self.split!r}, {len(self)} images, target={self.target!r}, root={_shown(self.root)!r})"
 
 
 def _udd6_root(root: Path) -> Path:
@@ -282,7 +291,7 @@ class DroneDeployDataset(_SegmentationDataset):
 
     def __repr__(self) -> str:
         return (f"DroneDeployDataset({self.split!r}, {len(self)} chips of {self.chip_size} px from "
-                f"{len(self.scenes)} scenes, root={str(self.root)!r})")
+                f"{len(self.scenes)} scenes, root={_shown(self.root)!r})")
 
 
 def _dronedeploy_scenes(root: Path, seed: int) -> list[tuple[str, str]]:

@@ -27,7 +27,8 @@ def overlay(image: np.ndarray, mask: np.ndarray, taxonomy: Taxonomy, alpha: floa
 def legend_handles(taxonomy: Taxonomy, present: np.ndarray | None = None) -> list[Patch]:
     """Matplotlib legend patches, one per class (only ``present`` indices if given)."""
     keep = range(len(taxonomy)) if present is None else [int(i) for i in present if i < len(taxonomy)]
-    return [Patch(color=np.array(taxonomy.colors[i]) / 255, label=f"{i} {taxonomy.names[i]}") for i in keep]
+    return [Patch(facecolor=np.array(taxonomy.colors[i]) / 255, edgecolor="k", linewidth=0.5,
+                  label=f"{i} {taxonomy.names[i]}") for i in keep]
 
 
 def show_taxonomy(taxonomy: Taxonomy, extra: dict[str, list] | None = None, ax=None):
@@ -36,11 +37,11 @@ def show_taxonomy(taxonomy: Taxonomy, extra: dict[str, list] | None = None, ax=N
     rows = len(taxonomy)
     if ax is None:
         _, ax = plt.subplots(figsize=(6 + 2 * len(extra), 0.45 * rows + 0.6))
-    ax.set_xlim(0, 4 + 2 * len(extra))
+    ax.set_xlim(0, 4.2 + 2 * len(extra))
     ax.set_ylim(rows, -1)
     ax.axis("off")
     headers = ["index", "", "name", "RGB", *extra]
-    xs = [0.1, 0.6, 1.2, 2.6] + [4.0 + 2 * k for k in range(len(extra))]
+    xs = [0.1, 0.6, 1.2, 2.6] + [4.2 + 2 * k for k in range(len(extra))]
     for x, h in zip(xs, headers):
         ax.text(x, -0.5, h, weight="bold", va="center")
     for i, (name, color) in enumerate(zip(taxonomy.names, taxonomy.colors)):

@@ -45,7 +45,7 @@ def test_colour_codec_round_trip(taxonomy):
 def test_unknown_colour_maps_to_ignore_and_is_reported_with_file_name():
     rgb = index_to_colors(np.zeros((10, 10), np.uint8), classes.UDD6)
     rgb[2:4, 2:5] = (1, 2, 3)
-    with pytest.warns(UnknownColorWarning, match=r"gt/DJI_0001\.png: 6 pixels .*\(1, 2, 3\)"):
+    with pytest.warns(UnknownColorWarning, match=r"gt/DJI_0001\.png: 6 pixels with colours outside the udd6 palette .*\(1, 2, 3\)"):
         mask, unknown = colors_to_index(rgb, classes.UDD6, source="gt/DJI_0001.png")
     assert unknown == 6
     assert (mask[2:4, 2:5] == IGNORE_INDEX).all()

@@ -1,0 +1,83 @@
+"""Data benchmarks: generation time of the built-in data, label decoding, loader throughput.
+
+    python benchmarks/data_throughput.py [--workers N] [--batches N]
+
+Prints a table. The training loader must outpace a training step (batch 6, 256x256, ~6 images/s
+on 2 CPU cores) by a wide margin.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from landinglib import classes, data, synthetic
+from landinglib.runtime import default_workers
+
+
+def time_generation() -> dict[str, float]:
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for style in ("dronedeploy", "udd6"):
+            start = time.perf_counter()
+            synthetic.generate(Path(tmp) / style, style)
+            out[style] = time.perf_counter() - start
+    return out
+
+
+def time_decode(repeats: int = 5) -> float:
+    """Seconds to decode one 4096x2160 RGB label (the size of a real UDD6 frame)."""
+    rng = np.random.default_rng(0)
+    mask = rng.integers(0, 6, (2160 // 8, 4096 // 8)).repeat(8, 0).repeat(8, 1).astype(np.uint8)
+    rgb = classes.index_to_colors(mask, classes.UDD6)
+    classes.colors_to_index(rgb, classes.UDD6)  # build the lookup table once
+    start = time.perf_counter()
+    for _ in range(repeats):
+        decoded, _ = classes.colors_to_index(rgb, classes.UDD6)
+    assert (decoded == mask).all()
+    return (time.perf_counter() - start) / repeats
+
+
+def time_loader(dataset: str, workers: int, batches: int) -> float:
+    loaders = data.make_loaders(dataset, size=256, batch_size=6, num_workers=workers)
+    it = iter(loaders.train)
+    next(it)  # start the workers
+    start, n = time.perf_counter(), 0
+    for _ in range(batches):
+        try:
+            x, _ = next(it)
+        except StopIteration:
+            it = iter(loaders.train)
+            x, _ = next(it)
+        n += x.shape[0]
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--batches", type=int, default=60)
+    parser.add_argument("--skip-generation", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    if not args.skip_generation:
+        gen = time_generation()
+        rows.append(("generate 55 DroneDeploy-style scenes", f"{gen['dronedeploy']:.1f} s"))
+        rows.append(("generate 106+35 UDD6-style frames", f"{gen['udd6']:.1f} s"))
+        rows.append(("generate all built-in data", f"{sum(gen.values()):.1f} s"))
+    rows.append(("decode one 4096x2160 RGB label", f"{time_decode() * 1000:.0f} ms"))
+    for workers in sorted({0, args.workers}):
+        for dataset in ("dronedeploy", "udd6"):
+            rate = time_loader(dataset, workers, args.batches)
+            rows.append((f"train loader {dataset}, 256 px + aug, {workers} workers", f"{rate:.0f} images/s"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measurement':<{width}}  value")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
