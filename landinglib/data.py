@@ -174,10 +174,11 @@ class UDD6Dataset(_SegmentationDataset):
     split: "train" = the official train folder; "val" and "test" split the official val folder
     in two with a seeded shuffle (``test_fraction`` goes to test), so a test set is held out
     from checkpoint selection. target: "landing" (4 classes) or "udd6" (6 classes).
+    ``repeat`` lists every frame that many times per epoch (for random crops of large frames).
     """
 
     def __init__(self, root, split: str = "train", target: str = "landing", transform=None,
-                 *, seed: int = 0, test_fraction: float = 0.5, limit: int | None = None):
+                 *, seed: int = 0, test_fraction: float = 0.5, limit: int | None = None, repeat: int = 1):
         _check_split(split)
         if target not in ("landing", "udd6"):
             raise ValueError(f"target must be 'landing' or 'udd6', got {target!r}")
@@ -192,12 +193,13 @@ class UDD6Dataset(_SegmentationDataset):
             chosen = sorted(order[:n_test] if split == "test" else order[n_test:])
             pairs = [pairs[i] for i in chosen]
         self.pairs = _select(pairs, limit)
+        self.repeat = repeat
 
     def __len__(self) -> int:
-        return len(self.pairs)
+        return len(self.pairs) * self.repeat
 
     def _load(self, index: int):
-        image_path, label_path = self.pairs[index]
+        image_path, label_path = self.pairs[index % len(self.pairs)]
         image = read_image(image_path)
         mask = decode_label(label_path, classes.UDD6)
         _check_same_size(image, mask, image_path, label_path)
@@ -206,7 +208,8 @@ class UDD6Dataset(_SegmentationDataset):
         return image, mask
 
     def __repr__(self) -> str:
-        return f"UDD6Dataset({self.split!r}, {len(self)} images, target={self.target!r}, root={_shown(self.root)!r})"
+        times = f" x {self.repeat}" if self.repeat > 1 else ""
+        return f"UDD6Dataset({self.split!r}, {len(self.pairs)} images{times}, target={self.target!r}, root={_shown(self.root)!r})"
 
 
 def _udd6_root(root: Path) -> Path:
@@ -473,18 +476,21 @@ def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None
     """Train / val / test datasets of ``dataset`` ("dronedeploy" or "udd6") with transforms.
 
     root None = the built-in data (generated on first use). ``limit`` caps items per split.
-    Extra keyword arguments go to the dataset class (``target``, ``chip_size``, ``overlap``...).
+    Extra keyword arguments go to the dataset class (``target``, ``chip_size``, ``overlap``...);
+    ``repeat`` applies to the train split only.
     """
     if dataset not in ("dronedeploy", "udd6"):
         raise ValueError(f"dataset must be 'dronedeploy' or 'udd6', got {dataset!r}")
     root = synthetic.ensure_builtin(dataset) if root is None else Path(root)
     cls = DroneDeployDataset if dataset == "dronedeploy" else UDD6Dataset
+    repeat = kwargs.pop("repeat", 1)
     out = {}
     for split in SPLITS:
         transform = train_transform(size) if split == "train" else eval_transform(size)
+        extra = {"repeat": repeat} if split == "train" and repeat > 1 else {}
         if split == "train":
             transform.set_random_seed(seed)
-        out[split] = cls(root, split, transform=transform, seed=seed, limit=limit, **kwargs)
+        out[split] = cls(root, split, transform=transform, seed=seed, limit=limit, **kwargs, **extra)
     return out
 
 
@@ -494,7 +500,7 @@ def make_loaders(dataset: str, root=None, *, size: int = 256, batch_size: int = 
     """DataLoaders ``Loaders(train, val, test)`` for ``dataset`` (see ``make_datasets``).
 
     Train shuffles with a seeded generator and drops a last incomplete batch; workers default to
-    one per spare core; memory is pinned when CUDA is present.
+    the spare cores; memory is pinned when CUDA is present.
     """
     datasets = make_datasets(dataset, root, size=size, limit=limit, seed=seed, **kwargs)
     workers = default_workers() if num_workers is None else num_workers
@@ -507,8 +513,7 @@ def make_loaders(dataset: str, root=None, *, size: int = 256, batch_size: int = 
             ds, batch_size=batch_size, shuffle=train, drop_last=train and len(ds) > batch_size,
             num_workers=workers, pin_memory=torch.cuda.is_available(), collate_fn=pad_collate,
             worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(seed),
-            persistent_workers=workers > 0,
-        ))
+        ))  # workers are not persistent: each epoch reseeds them, which makes resume exact
     return Loaders(*loaders)
 
 

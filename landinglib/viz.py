@@ -111,3 +111,71 @@ def show_augmentations(image: np.ndarray, mask: np.ndarray, transform, taxonomy:
         ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def plot_history(history: list[dict], title: str = "", axes=None):
+    """Training curves from ``fit``'s history: train/val loss and validation mIoU per epoch."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    epochs = [h["epoch"] for h in history]
+    axes[0].plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    axes[0].plot(epochs, [h["val_loss"] for h in history], "s-", label="validation")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("cross-entropy")
+    axes[0].legend()
+    axes[1].plot(epochs, [h["val_miou"] for h in history], "s-", color="C2")
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylabel("validation mIoU")
+    axes[1].set_ylim(0, 1)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if title:
+        axes[0].figure.suptitle(title)
+    axes[0].figure.tight_layout()
+    return axes
+
+
+def show_predictions(model, dataset, indices, taxonomy: Taxonomy, size: float = 3.0):
+    """Rows of image / ground truth / prediction / errors for items of a dataset with a transform."""
+    from .data import denormalize
+    from .model import predict
+
+    fig, axes = plt.subplots(len(indices), 4, figsize=(4 * size, size * 0.8 * len(indices)), squeeze=False)
+    for row, i in enumerate(indices):
+        image, mask = dataset[i]
+        pred = predict(model, image).numpy()
+        truth = mask.numpy() if hasattr(mask, "numpy") else np.asarray(mask)
+        wrong = (pred != truth) & (truth != IGNORE_INDEX)
+        errors = np.where(wrong[..., None], np.array([230, 30, 30], np.uint8), np.array([235, 235, 235], np.uint8))
+        errors[truth == IGNORE_INDEX] = 128
+        pictures = (denormalize(image), colorize(truth, taxonomy), colorize(pred, taxonomy), errors)
+        labels = ("image", "ground truth", "prediction", f"errors ({wrong.sum() / max((truth != 255).sum(), 1):.0%})")
+        for ax, picture, label in zip(axes[row], pictures, labels):
+            ax.imshow(picture)
+            ax.set_title(f"#{i} {label}", size=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.legend(handles=legend_handles(taxonomy), loc="lower center", ncol=min(7, len(taxonomy)), frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def plot_class_iou(iou, taxonomy: Taxonomy, baseline=None, ax=None, title: str = "test IoU per class"):
+    """Bar chart of per-class IoU (NaN = class absent), with an optional baseline mIoU line."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    values = np.nan_to_num(np.asarray(iou, dtype=np.float64))
+    bars = ax.bar(taxonomy.names, values, color=[np.array(c) / 255 for c in taxonomy.colors], edgecolor="k")
+    for bar, value in zip(bars, values):
+        ax.text(bar.get_x() + bar.get_width() / 2, value, f"{value:.2f}", ha="center", va="bottom", size=8)
+    miou = float(np.nanmean(np.asarray(iou, dtype=np.float64)))
+    ax.axhline(miou, color="k", ls="--", lw=1, label=f"mIoU {miou:.3f}")
+    if baseline is not None:
+        ax.axhline(baseline, color="C3", ls=":", lw=1.5, label=f"majority-class baseline {baseline:.3f}")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("IoU")
+    ax.set_title(title, loc="left")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.tick_params(axis="x", rotation=30)
+    return ax

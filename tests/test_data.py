@@ -269,3 +269,11 @@ def test_class_counts_and_weights_favour_rare_classes(udd6_root):
     assert counts.sum() == 3 * 48 * 64 and (counts > 0).all()
     weights = data.class_weights(np.array([1000, 100, 10, 0]))
     assert weights[2] > weights[1] > weights[0] and weights[3] == 0
+
+
+def test_repeat_lists_each_training_frame_several_times(udd6_root):
+    ds = UDD6Dataset(udd6_root, "train", target="udd6", repeat=3)
+    assert len(ds) == 9 and "x 3" in repr(ds)
+    np.testing.assert_array_equal(ds[4][1], ds[1][1])
+    loaders = data.make_loaders("udd6", udd6_root, size=32, batch_size=2, num_workers=0, repeat=2)
+    assert len(loaders.train.dataset) == 6 and len(loaders.val.dataset) == 2

@@ -44,3 +44,19 @@ def test_figures_have_one_panel_per_item():
 def test_legend_handles_only_present_classes():
     handles = viz.legend_handles(classes.UDD6, present=np.array([0, 2, 255]))
     assert [h.get_label() for h in handles] == ["0 Other", "2 Road"]
+
+
+def test_training_plots_and_predictions():
+    from landinglib.model import build_model
+    import torch
+
+    history = [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.1, "val_miou": 0.3},
+               {"epoch": 2, "train_loss": 0.5, "val_loss": 0.7, "val_miou": 0.5}]
+    axes = viz.plot_history(history)
+    assert len(axes[0].lines) == 2 and list(axes[1].lines[0].get_ydata()) == [0.3, 0.5]
+    ax = viz.plot_class_iou([0.5, float("nan"), 1.0, 0.25], classes.LANDING, baseline=0.1)
+    assert len(ax.patches) == 4 and "mIoU 0.583" in ax.get_legend().get_texts()[0].get_text()
+    dataset = [(torch.zeros(3, 32, 32), torch.zeros(32, 32, dtype=torch.long))]
+    fig = viz.show_predictions(build_model("ultra-fast", 4), dataset, [0], classes.LANDING)
+    assert len(fig.axes) == 4 and "errors" in fig.axes[3].get_title()
+    plt.close("all")

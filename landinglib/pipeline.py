@@ -1,0 +1,136 @@
+"""The staged pipeline end to end: stage 0 -> stage 1 (DroneDeploy) -> stage 2 (UDD6 -> landing).
+
+Stage 0 is the start: random weights, or any checkpoint / state dict given with ``init``.
+Stage 1 adapts to aerial imagery (6 classes + ignore), stage 2 swaps the classifier for the
+4 landing classes and fine-tunes on UDD6. Each stage starts from the previous stage's *best*
+checkpoint (chosen on validation); the held-out test split is only used to report.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import classes, data
+from .model import build_model, load_checkpoint, load_weights, save_checkpoint
+from .runtime import fast_mode, set_seed
+from .train import TrainConfig, evaluate, fit, resolve_device
+
+
+@dataclass
+class PipelineConfig:
+    """Defaults follow the course recipe: batch 6, 256x256, 6 + 8 epochs, lr 1e-3 then 5e-4."""
+
+    dronedeploy: str | None = None  # None = built-in data
+    udd6: str | None = None
+    out: str = "runs/default"
+    arch: str = "ultra-fast"
+    init: str | None = None  # stage 0 weights (checkpoint or state_dict file); None = random
+    epochs1: int = 6
+    epochs2: int = 8
+    lr1: float = 1e-3
+    lr2: float = 5e-4
+    batch_size: int = 6
+    size: int = 256
+    chip_size: int = 512
+    udd6_repeat: int = 3  # random crops per UDD6 frame per epoch: a frame is ~4x a crop
+    device: str = "auto"
+    workers: int | None = None
+    seed: int = 0
+    class_weights: bool = True
+    limit: int | None = None  # items per split (quick runs)
+    max_steps: int | None = None  # steps per epoch (quick runs)
+    progress: bool = True
+
+    @classmethod
+    def fast(cls, **overrides) -> PipelineConfig:
+        """Tiny settings for tests and ``LANDINGLIB_FAST=1``: a few steps on a few images."""
+        return cls(**{**dict(epochs1=1, epochs2=2, limit=12, max_steps=3, batch_size=4, size=128, udd6_repeat=1),
+                      **overrides})
+
+
+@dataclass
+class StageResult:
+    stage: str
+    epochs: int
+    seconds: float
+    val_loss: float
+    val_miou: float
+    test_miou: float
+    test_iou: list
+    class_names: list
+    checkpoint: str
+
+
+def loaders_for(stage: int, cfg: PipelineConfig) -> data.Loaders:
+    """The loaders of stage 1 (DroneDeploy chips) or stage 2 (UDD6 -> landing)."""
+    common = dict(size=cfg.size, batch_size=cfg.batch_size, num_workers=cfg.workers, limit=cfg.limit, seed=cfg.seed)
+    if stage == 1:
+        return data.make_loaders("dronedeploy", cfg.dronedeploy, chip_size=cfg.chip_size, **common)
+    return data.make_loaders("udd6", cfg.udd6, target="landing", repeat=cfg.udd6_repeat, **common)
+
+
+def stage0(cfg: PipelineConfig, num_classes: int = 6):
+    """The starting model: random init, or ``cfg.init`` transferred with ``load_weights``."""
+    set_seed(cfg.seed)
+    model = build_model(cfg.arch, num_classes)
+    report = None
+    if cfg.init:
+        report = load_weights(model, cfg.init)
+        print(f"stage 0: weights from {cfg.init}: {report}")
+    else:
+        print(f"stage 0: {cfg.arch} with random weights (seed {cfg.seed})")
+    return model, report
+
+
+def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False) -> StageResult:
+    """Fit one stage, then score its best checkpoint on the held-out test split."""
+    taxonomy = classes.DRONEDEPLOY if stage == 1 else classes.LANDING
+    loaders = loaders_for(stage, cfg)
+    weights = None
+    if cfg.class_weights:
+        weights = data.class_weights(data.class_pixel_counts(loaders.train.dataset)).tolist()
+    out = Path(cfg.out) / f"stage{stage}"
+    config = TrainConfig(epochs=cfg.epochs1 if stage == 1 else cfg.epochs2, lr=cfg.lr1 if stage == 1 else cfg.lr2,
+                         class_weights=weights, device=cfg.device, seed=cfg.seed, out_dir=str(out),
+                         max_steps=cfg.max_steps, progress=cfg.progress)
+    start = time.perf_counter()
+    history = fit(model, loaders.train, loaders.val, config, class_names=taxonomy.names, resume=resume)
+    seconds = time.perf_counter() - start
+    best = load_checkpoint(out / "best.pt")
+    model.load_state_dict(best["model"])
+    test = evaluate(model, loaders.test, len(taxonomy), device=resolve_device(cfg.device))
+    best_epoch = best["epoch"]
+    row = history[best_epoch - 1]
+    return StageResult(f"stage {stage}", len(history), seconds, row["val_loss"], row["val_miou"],
+                       test["miou"], test["iou"], list(taxonomy.names), str(out / "best.pt"))
+
+
+def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
+    """Stages 0 -> 1 -> 2; prints and writes ``results.json`` in ``cfg.out``; returns the rows."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    resolve_device(cfg.device)  # fail early on --device cuda without CUDA
+    model, _ = stage0(cfg, num_classes=len(classes.DRONEDEPLOY))
+    save_checkpoint(out / "stage0" / "init.pt", model, config=asdict(cfg), class_names=classes.DRONEDEPLOY.names)
+    results = [train_stage(1, model, cfg, resume=resume)]
+    stage2_model = build_model(cfg.arch, len(classes.LANDING))
+    report = load_weights(stage2_model, results[0].checkpoint)
+    print(f"stage 2 starts from {results[0].checkpoint}: {report}")
+    results.append(train_stage(2, stage2_model, cfg, resume=resume))
+    table = format_table(results)
+    print(table)
+    (out / "results.json").write_text(json.dumps(
+        {"config": asdict(cfg), "fast_mode": fast_mode(), "stages": [asdict(r) for r in results]}, indent=2))
+    return results
+
+
+def format_table(results: list[StageResult]) -> str:
+    """The final table: stage, epochs, time, val loss, val mIoU, test mIoU, per-class test IoU."""
+    lines = [f"{'stage':<8} {'epochs':>6} {'time':>7} {'val loss':>8} {'val mIoU':>8} {'test mIoU':>9}  test IoU per class"]
+    for r in results:
+        per_class = ", ".join(f"{n} {iou:.2f}" for n, iou in zip(r.class_names, r.test_iou) if iou == iou)
+        lines.append(f"{r.stage:<8} {r.epochs:>6} {r.seconds:>6.0f}s {r.val_loss:>8.3f} {r.val_miou:>8.3f} "
+                     f"{r.test_miou:>9.3f}  {per_class}")
+    return "\n".join(lines)

@@ -1,0 +1,245 @@
+"""The training loop, top to bottom.
+
+``fit(model, train_loader, val_loader, config)`` trains with AdamW, a linear warm-up followed by a
+cosine decay, cross-entropy that ignores 255 (optionally class-weighted), gradient clipping and
+mixed precision chosen once from the device:
+
+* CUDA: fp16 autocast + ``GradScaler`` (the scaler keeps small fp16 gradients from vanishing);
+* CPU: fp32 (bf16 autocast on a CPU without bf16 units is far slower; ``amp="bf16"`` forces it).
+
+After every epoch it validates (loss, mIoU, per-class IoU), appends to the history, and writes
+``last.pt`` (to resume) and ``best.pt`` (highest validation mIoU) atomically. ``resume=True``
+continues a killed run from ``last.pt``; every epoch reseeds its data order and augmentation from
+(seed, epoch), so a resumed run gives the same result as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .classes import IGNORE_INDEX
+from .metrics import ConfusionMatrix
+from .model import load_checkpoint, save_checkpoint
+from .runtime import fast_mode, set_seed
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``fit`` needs to know; stored in every checkpoint."""
+
+    epochs: int = 6
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: float = 0.05  # fraction of all steps with a linearly rising learning rate
+    grad_clip: float = 1.0  # max gradient norm (0 = off)
+    class_weights: list[float] | None = None
+    amp: str = "auto"  # "auto" (fp16 on CUDA, off on CPU), "fp16", "bf16", "off"
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    channels_last: bool = True  # NHWC tensors: faster convolutions on CPU (oneDNN) and GPU
+    seed: int = 0
+    out_dir: str | None = None  # where best.pt / last.pt go (None = no checkpoints)
+    max_steps: int | None = None  # stop each epoch after this many steps (quick runs)
+    progress: bool = True
+
+
+# --- device and precision, decided once ------------------------------------------------
+def resolve_device(name: str = "auto") -> torch.device:
+    """"auto" -> CUDA if available else CPU; asking for CUDA without it is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was requested but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+    return device
+
+
+def autocast_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | None:
+    """The autocast dtype for this device and setting; None means full fp32."""
+    choices = {"auto": torch.float16 if device.type == "cuda" else None,
+               "fp16": torch.float16, "bf16": torch.bfloat16, "off": None}
+    if amp not in choices:
+        raise ValueError(f"amp must be one of {sorted(choices)}, got {amp!r}")
+    dtype = choices[amp]
+    if dtype is torch.float16 and device.type != "cuda":
+        raise ValueError("fp16 autocast needs CUDA; on CPU use amp='bf16' or 'off'")
+    return dtype
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """Context manager for the forward pass: autocast when a dtype is set, else nothing."""
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def scaler_enabled(device: torch.device, dtype: torch.dtype | None) -> bool:
+    """Loss scaling is needed only for fp16 on CUDA (bf16 and fp32 keep small gradients)."""
+    return device.type == "cuda" and dtype is torch.float16
+
+
+def make_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
+    """A GradScaler that is active only for fp16 on CUDA."""
+    return torch.amp.GradScaler(device.type, enabled=scaler_enabled(device, dtype))
+
+
+def warmup_cosine(optimizer, total_steps: int, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up from ~0 to the base lr, then cosine decay to 1 % of it."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _progress(iterable, total: int, desc: str, enabled: bool):
+    """A tqdm bar: notebook widget when interactive, plain text under tests / make notebooks."""
+    if not enabled:
+        return iterable
+    if fast_mode() or os.environ.get("LANDINGLIB_PROGRESS") == "text":
+        from tqdm import tqdm
+        return tqdm(iterable, total=total, desc=desc, file=sys.stdout, leave=False, mininterval=2, ascii=True)
+    from tqdm.auto import tqdm
+    return tqdm(iterable, total=total, desc=desc, leave=False)
+
+
+def _reseed_epoch(loader, seed: int, epoch: int) -> None:
+    """Data order and augmentation of an epoch depend on (seed, epoch) only."""
+    torch.manual_seed(seed * 1000 + epoch)
+    if getattr(loader, "generator", None) is not None:
+        loader.generator.manual_seed(seed * 1000 + epoch)
+    transform = getattr(getattr(loader, "dataset", None), "transform", None)
+    if getattr(loader, "num_workers", 0) == 0 and hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(seed * 1000 + epoch)
+
+
+def _to_device(images, masks, device, channels_last):
+    non_blocking = device.type == "cuda"
+    images = images.to(device, non_blocking=non_blocking)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return images, masks.to(device, non_blocking=non_blocking)
+
+
+# --- one epoch, evaluation -------------------------------------------------------------
+def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch) -> dict:
+    """One pass over ``loader``; returns mean loss, images/s and the last learning rate."""
+    model.train()
+    total_loss, images_seen, start = 0.0, 0, time.perf_counter()
+    steps = len(loader) if config.max_steps is None else min(len(loader), config.max_steps)
+    bar = _progress(loader, steps, f"epoch {epoch}/{config.epochs}", config.progress)
+    for step, (images, masks) in enumerate(bar):
+        if step >= steps:
+            break
+        images, masks = _to_device(images, masks, device, config.channels_last)
+        with autocast(device, dtype):
+            logits = model(images)
+            loss = loss_fn(logits.float(), masks)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss.item()} at epoch {epoch}, step {step}: training stopped. "
+                "Lower the learning rate, check the labels (classes >= num_classes?) or the inputs; "
+                "the last good state is in last.pt")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if config.grad_clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        total_loss += loss.item() * images.shape[0]
+        images_seen += images.shape[0]
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{images_seen / (time.perf_counter() - start):.1f}", refresh=False)
+    seconds = time.perf_counter() - start
+    return {"train_loss": total_loss / max(images_seen, 1), "images_per_s": images_seen / seconds,
+            "lr": optimizer.param_groups[0]["lr"], "train_seconds": seconds}
+
+
+@torch.no_grad()
+def evaluate(model, loader, num_classes: int, *, device=None, loss_fn=None, amp: str = "auto",
+             channels_last: bool = True, max_steps: int | None = None) -> dict:
+    """Loss (if ``loss_fn``), mIoU, per-class IoU / precision / recall and pixel accuracy."""
+    device = device or next(model.parameters()).device
+    dtype = autocast_dtype(device, amp)
+    model.eval()
+    confusion = ConfusionMatrix(num_classes, device)
+    total_loss, n = 0.0, 0
+    for step, (images, masks) in enumerate(loader):
+        if max_steps is not None and step >= max_steps:
+            break
+        images, masks = _to_device(images, masks, device, channels_last)
+        with autocast(device, dtype):
+            logits = model(images)
+        if loss_fn is not None:
+            total_loss += loss_fn(logits.float(), masks).item() * images.shape[0]
+            n += images.shape[0]
+        confusion.update(logits.argmax(1), masks)
+    result = confusion.compute()
+    result["loss"] = total_loss / n if n else float("nan")
+    result["confusion"] = confusion.matrix.cpu().tolist()
+    return result
+
+
+# --- fit -------------------------------------------------------------------------------
+def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None = None, *,
+        class_names=None, resume: bool = False) -> list[dict]:
+    """Train ``model`` and return the history: one dict per epoch (losses, mIoU, IoU, lr, time).
+
+    With ``config.out_dir`` set, ``last.pt`` and ``best.pt`` are written after every epoch, and
+    ``resume=True`` continues from ``last.pt`` when it exists.
+    """
+    config = config or TrainConfig()
+    set_seed(config.seed)
+    device = resolve_device(config.device)
+    dtype = autocast_dtype(device, config.amp)
+    num_classes = model.num_classes
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    weight = torch.tensor(config.class_weights, dtype=torch.float32, device=device) if config.class_weights else None
+    loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE_INDEX)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = len(train_loader) if config.max_steps is None else min(len(train_loader), config.max_steps)
+    total = steps_per_epoch * config.epochs
+    scheduler = warmup_cosine(optimizer, total, max(1, int(config.warmup * total)))
+    scaler = make_scaler(device, dtype)
+
+    out = Path(config.out_dir) if config.out_dir else None
+    history, best, start_epoch = [], -1.0, 1
+    if resume and out is not None and (out / "last.pt").exists():
+        state = load_checkpoint(out / "last.pt", map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history, start_epoch = state["history"], state["epoch"] + 1
+        best = max((h["val_miou"] for h in history), default=-1.0)
+        print(f"resumed from {out / 'last.pt'} after epoch {state['epoch']}")
+
+    for epoch in range(start_epoch, config.epochs + 1):
+        _reseed_epoch(train_loader, config.seed, epoch)
+        stats = train_one_epoch(model, train_loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch)
+        val = evaluate(model, val_loader, num_classes, device=device, loss_fn=loss_fn, amp=config.amp,
+                       channels_last=config.channels_last)
+        row = {"epoch": epoch, **stats, "val_loss": val["loss"], "val_miou": val["miou"],
+               "val_iou": val["iou"], "val_pixel_accuracy": val["pixel_accuracy"]}
+        history.append(row)
+        print(f"epoch {epoch}/{config.epochs}  train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
+              f"val mIoU {row['val_miou']:.3f}  ({stats['train_seconds']:.0f} s, {stats['images_per_s']:.1f} img/s)")
+        if out is not None:
+            common = dict(epoch=epoch, config=asdict(config), class_names=class_names, history=history,
+                          metrics={"val_miou": val["miou"], "val_loss": val["loss"], "val_iou": val["iou"]})
+            if val["miou"] > best:
+                best = val["miou"]
+                save_checkpoint(out / "best.pt", model, **common)
+            save_checkpoint(out / "last.pt", model, optimizer=optimizer, scaler=scaler, scheduler=scheduler, **common)
+    return history

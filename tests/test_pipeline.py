@@ -1,0 +1,86 @@
+import json
+
+import pytest
+import torch
+
+from landinglib import pipeline, train
+from landinglib.__main__ import main
+from landinglib.model import build_model, load_checkpoint, save_checkpoint
+
+
+def _fast(tmp_path, **kw):
+    return pipeline.PipelineConfig.fast(out=str(tmp_path / "run"), workers=0, progress=False, **kw)
+
+
+def test_pipeline_runs_stage_0_1_2_and_writes_results(tmp_path, capsys):
+    results = pipeline.run(_fast(tmp_path))
+    assert [r.stage for r in results] == ["stage 1", "stage 2"]
+    assert results[0].class_names == ["Building", "Clutter", "Vegetation", "Water", "Ground", "Car"]
+    assert results[1].class_names == ["Background", "Safe", "Caution", "Danger"]
+    assert all(0 <= r.test_miou <= 1 for r in results)
+    run = tmp_path / "run"
+    for name in ("stage0/init.pt", "stage1/best.pt", "stage1/last.pt", "stage2/best.pt", "stage2/last.pt"):
+        assert (run / name).is_file(), name
+    stage2 = load_checkpoint(run / "stage2" / "best.pt")
+    assert stage2["model"]["classifier.weight"].shape[0] == 4 and stage2["class_names"][1] == "Safe"
+    saved = json.loads((run / "results.json").read_text())
+    assert [s["stage"] for s in saved["stages"]] == ["stage 1", "stage 2"]
+    out = capsys.readouterr().out
+    assert "stage 2 starts from" in out and "new (re-initialised) 2: classifier.weight" in out
+    assert "test mIoU" in out
+
+
+def test_a_stage_leaves_the_model_at_its_best_checkpoint(tmp_path):
+    cfg = _fast(tmp_path, epochs1=2)
+    model, _ = pipeline.stage0(cfg)
+    stage1 = pipeline.train_stage(1, model, cfg)
+    best = load_checkpoint(stage1.checkpoint)["model"]
+    assert torch.equal(model.backbone[0][0].weight.cpu(), best["backbone.0.0.weight"])
+
+
+def test_stage_0_loads_given_weights(tmp_path):
+    source = build_model("ultra-fast", 4)
+    path = save_checkpoint(tmp_path / "init.pt", source)
+    model, report = pipeline.stage0(_fast(tmp_path, init=str(path)))
+    assert report.new == ["classifier.weight", "classifier.bias"]
+    assert torch.equal(model.backbone[1][0].weight, source.backbone[1][0].weight)
+
+
+def test_train_command_fast(tmp_path, capsys):
+    assert main(["train", "--fast", "--out", str(tmp_path / "cli"), "--workers", "0", "--epochs2", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "stage 1" in out and "stage 2" in out and (tmp_path / "cli" / "results.json").is_file()
+
+
+def test_train_command_resume_continues_finished_stages(tmp_path, capsys):
+    args = ["train", "--fast", "--out", str(tmp_path / "cli"), "--workers", "0"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 0
+    assert "resumed from" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--udd6", "/no/such/folder"], "--udd6 /no/such/folder: no such file"),
+    (["--init", "/no/such.pt"], "--init /no/such.pt: no such file"),
+])
+def test_train_command_reports_bad_paths(tmp_path, capsys, args, message):
+    assert main(["train", "--fast", "--out", str(tmp_path / "x"), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_train_command_refuses_cuda_without_a_gpu(tmp_path, capsys):
+    if torch.cuda.is_available():
+        assert train.resolve_device("cuda").type == "cuda"
+        return
+    assert main(["train", "--fast", "--out", str(tmp_path / "x"), "--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_train_command_refuses_checkpoint_of_another_architecture(tmp_path, capsys):
+    path = save_checkpoint(tmp_path / "other.pt", build_model("ultra-fast", 4))
+    state = torch.load(path, weights_only=True)
+    state["model_name"] = "accurate"
+    torch.save(state, path)
+    assert main(["train", "--fast", "--out", str(tmp_path / "x"), "--init", str(path)]) == 2
+    assert "architecture 'accurate'" in capsys.readouterr().err
