@@ -23,7 +23,7 @@ data: install
 	$(PY) -m landinglib data
 
 train: install
-	$(PY) -m landinglib data
+	$(PY) -m landinglib train --out runs/default
 
 test: install
 	LANDINGLIB_FAST=1 $(PY) -m pytest tests notebooks $(NBVAL)
@@ -33,10 +33,11 @@ lab: install
 
 notebooks: install   ## re-run every notebook in full mode and keep the outputs
 	cd notebooks && for nb in *.ipynb; do \
-		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 $$nb || exit 1; done
+		LANDINGLIB_PROGRESS=off ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 $$nb || exit 1; done
 
 bench: install
 	$(PY) benchmarks/data_throughput.py
+	$(PY) benchmarks/train_speed.py
 
 clean-data:
 	rm -rf data/synthetic

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import classes, synthetic
 from .runtime import fast_mode
+from .train import DeviceUnavailable
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -26,7 +27,7 @@ def _data(args: argparse.Namespace) -> int:
         udd = UDD6Dataset(roots["udd6"], split)
         print(f"{'udd6':<12} {split:<6} {len(udd):>6}  frames")
     counts = class_pixel_counts(UDD6Dataset(roots["udd6"], "train"))
-    share = counts / counts.sum()
+    share = counts / max(counts.sum(), 1)
     print("\nUDD6-style train pixels per landing class: "
           + ", ".join(f"{n} {s:.1%}" for n, s in zip(classes.LANDING.names, share)))
     for style, root in roots.items():
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, RuntimeError, FloatingPointError) as err:
+    except (FileNotFoundError, ValueError, DeviceUnavailable, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -134,6 +134,8 @@ def _shown(path: Path) -> str:
 
 def _select(items: list, limit: int | None) -> list:
     """At most ``limit`` items, spread evenly over the list (deterministic)."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
     if limit is None or limit >= len(items):
         return items
     step = len(items) / limit
@@ -172,13 +174,14 @@ class UDD6Dataset(_SegmentationDataset):
     """UDD6 frames: ``root/{train,val}/src/*.JPG`` with ``root/{train,val}/gt/<stem>.png``.
 
     split: "train" = the official train folder; "val" and "test" split the official val folder
-    in two with a seeded shuffle (``test_fraction`` goes to test), so a test set is held out
-    from checkpoint selection. target: "landing" (4 classes) or "udd6" (6 classes).
+    in two with a shuffle seeded by ``split_seed`` (``test_fraction`` goes to test), so a test set
+    is held out from checkpoint selection. The split seed is not the training seed: the test set
+    stays the same when you change the training seed. target: "landing" (4 classes) or "udd6" (6 classes).
     ``repeat`` lists every frame that many times per epoch (for random crops of large frames).
     """
 
     def __init__(self, root, split: str = "train", target: str = "landing", transform=None,
-                 *, seed: int = 0, test_fraction: float = 0.5, limit: int | None = None, repeat: int = 1):
+                 *, split_seed: int = 0, test_fraction: float = 0.5, limit: int | None = None, repeat: int = 1):
         _check_split(split)
         if target not in ("landing", "udd6"):
             raise ValueError(f"target must be 'landing' or 'udd6', got {target!r}")
@@ -188,7 +191,7 @@ class UDD6Dataset(_SegmentationDataset):
         folder = "train" if split == "train" else "val"
         pairs = _pair_udd6(self.root / folder)
         if split != "train":
-            order = np.random.default_rng([seed, 6]).permutation(len(pairs))
+            order = np.random.default_rng([split_seed, 6]).permutation(len(pairs))
             n_test = int(round(len(pairs) * test_fraction))
             chosen = sorted(order[:n_test] if split == "test" else order[n_test:])
             pairs = [pairs[i] for i in chosen]
@@ -246,13 +249,14 @@ class DroneDeployDataset(_SegmentationDataset):
 
     Targets are the six learnable classes (Building 0, Clutter 1, Vegetation 2, Water 3,
     Ground 4, Car 5); IGNORE pixels become 255 and chips that are entirely IGNORE are skipped.
-    Splits are by scene: from the ``split`` column of ``index.csv`` when it has one, otherwise
-    a seeded split by scene name (70/15/15). Decoded scenes are cached as ``.npy`` files in
+    Splits are by scene: from the ``split`` column of ``index.csv`` when it has one (the built-in
+    data), else the benchmark's official scene lists, else a stable split by scene name seeded
+    with ``split_seed`` (70/15/15). Decoded scenes are cached as ``.npy`` files in
     ``cache_dir`` (default ``root/.cache``) and memory-mapped.
     """
 
     def __init__(self, root, split: str = "train", chip_size: int = 512, overlap: int = 0,
-                 transform=None, *, seed: int = 0, cache_dir=None, limit: int | None = None):
+                 transform=None, *, split_seed: int = 0, cache_dir=None, limit: int | None = None):
         _check_split(split)
         if not 0 <= overlap < chip_size:
             raise ValueError(f"overlap must be in [0, chip_size), got {overlap} for chip_size {chip_size}")
@@ -260,7 +264,7 @@ class DroneDeployDataset(_SegmentationDataset):
         self.split, self.transform = split, transform
         self.chip_size, self.overlap = chip_size, overlap
         self.classes = classes.DRONEDEPLOY
-        scenes = _dronedeploy_scenes(self.root, seed)
+        scenes = _dronedeploy_scenes(self.root, split_seed)
         self.scenes = [name for name, s in scenes if s == split]
         self.cache_dir = Path(cache_dir) if cache_dir else _writable(self.root / ".cache")
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -317,9 +321,21 @@ def _dronedeploy_scenes(root: Path, seed: int) -> list[tuple[str, str]]:
         if name not in images:
             raise FileNotFoundError(f"label {path} has no image (expected {root / 'images' / (name + '-ortho.tif')})")
     listed = _read_index_csv(root / "index.csv", set(images))
-    names = [n for n, _ in listed] if listed else sorted(images)
-    splits = dict(listed) if listed and all(s for _, s in listed) else {}
-    return [(n, splits.get(n) or _hashed_split(n, seed)) for n in names]
+    names = [n for n, _ in listed]
+    unlisted = sorted(set(images) - set(names))
+    if listed and unlisted:
+        warnings.warn(f"{len(unlisted)} scenes in {root / 'images'} are not in index.csv (e.g. {unlisted[0]}); "
+                      "they get a split by scene name", stacklevel=3)
+    splits = {n: s for n, s in listed if s}
+    official = _official_splits()
+    return [(n, splits.get(n) or official.get(n) or _hashed_split(n, seed)) for n in names + unlisted]
+
+
+def _official_splits() -> dict[str, str]:
+    """scene -> split from the DroneDeploy benchmark's published scene lists (train/val/test)."""
+    path = Path(__file__).with_name("dronedeploy_splits.csv")
+    rows = (line.split(",") for line in path.read_text().splitlines()[1:] if line.strip())
+    return {scene: split for scene, split in rows}
 
 
 def _read_index_csv(path: Path, known: set[str]) -> list[tuple[str, str | None]]:
@@ -427,9 +443,10 @@ def class_pixel_counts(dataset: _SegmentationDataset, max_items: int | None = No
     """(C,) int64 pixel count per class over the dataset's raw masks (ignore not counted)."""
     n = len(dataset.classes)
     counts = np.zeros(n, np.int64)
+    unique = len(dataset) // getattr(dataset, "repeat", 1)  # a repeated dataset lists items several times
     transform, dataset.transform = dataset.transform, None
     try:
-        for i in range(len(dataset) if max_items is None else min(max_items, len(dataset))):
+        for i in range(unique if max_items is None else min(max_items, unique)):
             _, mask = dataset[i]
             counts += np.bincount(mask.ravel(), minlength=256)[:n]
     finally:
@@ -475,7 +492,8 @@ def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None
                   seed: int = 0, **kwargs) -> dict[str, _SegmentationDataset]:
     """Train / val / test datasets of ``dataset`` ("dronedeploy" or "udd6") with transforms.
 
-    root None = the built-in data (generated on first use). ``limit`` caps items per split.
+    root None = the built-in data (generated on first use). ``limit`` caps items per split;
+    ``seed`` seeds the augmentation (the split itself has its own ``split_seed``, default 0).
     Extra keyword arguments go to the dataset class (``target``, ``chip_size``, ``overlap``...);
     ``repeat`` applies to the train split only.
     """
@@ -490,7 +508,7 @@ def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None
         extra = {"repeat": repeat} if split == "train" and repeat > 1 else {}
         if split == "train":
             transform.set_random_seed(seed)
-        out[split] = cls(root, split, transform=transform, seed=seed, limit=limit, **kwargs, **extra)
+        out[split] = cls(root, split, transform=transform, limit=limit, **kwargs, **extra)
     return out
 
 

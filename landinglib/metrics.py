@@ -22,6 +22,8 @@ class ConfusionMatrix:
     def update(self, prediction: torch.Tensor, target: torch.Tensor) -> None:
         """prediction: (N, H, W) class indices or (N, C, H, W) logits; target: (N, H, W), 255 = ignore."""
         if prediction.ndim == target.ndim + 1:
+            if prediction.shape[1] != self.num_classes:
+                raise ValueError(f"logits have {prediction.shape[1]} channels but there are {self.num_classes} classes")
             prediction = prediction.argmax(1)
         if prediction.shape != target.shape:
             raise ValueError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} differ")
@@ -30,6 +32,8 @@ class ConfusionMatrix:
         keep = target != IGNORE_INDEX
         if keep.any() and int(target[keep].max()) >= self.num_classes:
             raise ValueError(f"target holds class {int(target[keep].max())} but there are {self.num_classes} classes")
+        if keep.any() and (int(prediction[keep].max()) >= self.num_classes or int(prediction[keep].min()) < 0):
+            raise ValueError(f"prediction holds classes outside 0..{self.num_classes - 1}")
         index = target[keep].long() * self.num_classes + prediction[keep].long()
         self.matrix += torch.bincount(index, minlength=self.num_classes**2).view(self.num_classes, self.num_classes)
 

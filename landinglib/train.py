@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -51,13 +50,17 @@ class TrainConfig:
 
 
 # --- device and precision, decided once ------------------------------------------------
+class DeviceUnavailable(RuntimeError):
+    """The requested device does not exist on this machine."""
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """"auto" -> CUDA if available else CPU; asking for CUDA without it is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was requested but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+        raise DeviceUnavailable("--device cuda was requested but PyTorch sees no CUDA GPU here; use --device cpu or auto")
     return device
 
 
@@ -99,12 +102,10 @@ def warmup_cosine(optimizer, total_steps: int, warmup_steps: int) -> torch.optim
 
 
 def _progress(iterable, total: int, desc: str, enabled: bool):
-    """A tqdm bar: notebook widget when interactive, plain text under tests / make notebooks."""
-    if not enabled:
+    """A tqdm bar (a widget in notebooks). Off under tests (fast mode) and with
+    ``LANDINGLIB_PROGRESS=off`` (``make notebooks``), so stored outputs stay clean."""
+    if not enabled or fast_mode() or os.environ.get("LANDINGLIB_PROGRESS") == "off":
         return iterable
-    if fast_mode() or os.environ.get("LANDINGLIB_PROGRESS") == "text":
-        from tqdm import tqdm
-        return tqdm(iterable, total=total, desc=desc, file=sys.stdout, leave=False, mininterval=2, ascii=True)
     from tqdm.auto import tqdm
     return tqdm(iterable, total=total, desc=desc, leave=False)
 
@@ -137,6 +138,10 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
     for step, (images, masks) in enumerate(bar):
         if step >= steps:
             break
+        labelled = masks[masks != IGNORE_INDEX]
+        if labelled.numel() and (int(labelled.max()) >= model.num_classes or int(labelled.min()) < 0):
+            raise ValueError(f"labels hold class {int(labelled.max())} but the model has {model.num_classes} classes "
+                             "(wrong target taxonomy or checkpoint?)")
         images, masks = _to_device(images, masks, device, config.channels_last)
         with autocast(device, dtype):
             logits = model(images)
@@ -188,6 +193,10 @@ def evaluate(model, loader, num_classes: int, *, device=None, loss_fn=None, amp:
     return result
 
 
+def _or_minus_inf(value: float) -> float:
+    return float("-inf") if value != value else value  # NaN never wins
+
+
 # --- fit -------------------------------------------------------------------------------
 def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None = None, *,
         class_names=None, resume: bool = False) -> list[dict]:
@@ -220,9 +229,10 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        if state["scaler"]:  # empty when the run was on CPU: nothing to restore
+            scaler.load_state_dict(state["scaler"])
         history, start_epoch = state["history"], state["epoch"] + 1
-        best = max((h["val_miou"] for h in history), default=-1.0)
+        best = max((_or_minus_inf(h["val_miou"]) for h in history), default=-1.0)
         print(f"resumed from {out / 'last.pt'} after epoch {state['epoch']}")
 
     for epoch in range(start_epoch, config.epochs + 1):
@@ -230,6 +240,8 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
         stats = train_one_epoch(model, train_loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch)
         val = evaluate(model, val_loader, num_classes, device=device, loss_fn=loss_fn, amp=config.amp,
                        channels_last=config.channels_last)
+        if val["pixels"] == 0:
+            raise ValueError("the validation set has no labelled pixels: mIoU cannot choose a checkpoint")
         row = {"epoch": epoch, **stats, "val_loss": val["loss"], "val_miou": val["miou"],
                "val_iou": val["iou"], "val_pixel_accuracy": val["pixel_accuracy"]}
         history.append(row)
@@ -238,7 +250,7 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
         if out is not None:
             common = dict(epoch=epoch, config=asdict(config), class_names=class_names, history=history,
                           metrics={"val_miou": val["miou"], "val_loss": val["loss"], "val_iou": val["iou"]})
-            if val["miou"] > best:
+            if _or_minus_inf(val["miou"]) > best:
                 best = val["miou"]
                 save_checkpoint(out / "best.pt", model, **common)
             save_checkpoint(out / "last.pt", model, optimizer=optimizer, scaler=scaler, scheduler=scheduler, **common)

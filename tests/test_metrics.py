@@ -48,6 +48,10 @@ def test_bad_shapes_and_classes_are_rejected():
         cm.update(torch.zeros(1, 2, 2, dtype=torch.long), torch.zeros(1, 3, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="class 5"):
         cm.update(torch.zeros(1, 2, 2, dtype=torch.long), torch.full((1, 2, 2), 5))
+    with pytest.raises(ValueError, match="prediction holds classes outside"):
+        cm.update(torch.full((1, 2, 2), 2), torch.zeros(1, 2, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match="logits have 3 channels"):
+        cm.update(torch.zeros(1, 3, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
 
 
 def test_majority_baseline_predicts_the_most_frequent_class():

@@ -1,6 +1,4 @@
 import os
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -110,4 +108,3 @@ def test_missing_or_corrupt_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="cannot read checkpoint"):
         load_checkpoint(tmp_path / "bad.pt")
-    assert isinstance(Path(tmp_path), Path)

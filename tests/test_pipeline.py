@@ -56,8 +56,14 @@ def test_train_command_resume_continues_finished_stages(tmp_path, capsys):
     args = ["train", "--fast", "--out", str(tmp_path / "cli"), "--workers", "0"]
     assert main(args) == 0
     capsys.readouterr()
+    before = json.loads((tmp_path / "cli" / "results.json").read_text())["stages"]
+    best1 = (tmp_path / "cli" / "stage1" / "best.pt").read_bytes()
     assert main(args + ["--resume"]) == 0
-    assert "resumed from" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.count("resumed from") == 2 and "epoch 1/" not in out  # nothing retrained
+    after = json.loads((tmp_path / "cli" / "results.json").read_text())["stages"]
+    assert [s["test_miou"] for s in after] == [s["test_miou"] for s in before]
+    assert (tmp_path / "cli" / "stage1" / "best.pt").read_bytes() == best1
 
 
 @pytest.mark.parametrize("args,message", [

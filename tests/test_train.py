@@ -66,7 +66,8 @@ def test_checkpoints_record_best_and_last(udd6_root, tmp_path):
     config = TrainConfig(epochs=2, progress=False, device="cpu", out_dir=str(tmp_path))
     history = train.fit(build_model("ultra-fast", 4), loaders.train, loaders.val, config, class_names=list("abcd"))
     best, last = load_checkpoint(tmp_path / "best.pt"), load_checkpoint(tmp_path / "last.pt")
-    assert last["epoch"] == 2 and last["optimizer"] is not None and last["scaler"] is not None
+    assert last["epoch"] == 2 and last["optimizer"]["state"] and last["scheduler"]["last_epoch"] > 0
+    assert "scaler" in last and best["optimizer"] is None  # best.pt is for inference, last.pt for resuming
     assert best["metrics"]["val_miou"] == max(h["val_miou"] for h in history)
     assert best["class_names"] == list("abcd") and best["config"]["epochs"] == 2
 
@@ -102,6 +103,19 @@ def test_bf16_autocast_path_runs_on_cpu():
     config = TrainConfig(epochs=1, amp="bf16", progress=False, device="cpu")
     history = train.fit(build_model("ultra-fast", 2), batch, batch, config)
     assert history[0]["train_loss"] > 0
+
+
+def test_labels_outside_the_model_classes_are_a_clear_error():
+    batch = [(torch.randn(2, 3, 32, 32), torch.full((2, 32, 32), 5, dtype=torch.long))]
+    with pytest.raises(ValueError, match="labels hold class 5 but the model has 4 classes"):
+        train.fit(build_model("ultra-fast", 4), batch, batch, TrainConfig(epochs=1, progress=False, device="cpu"))
+
+
+def test_validation_without_labelled_pixels_is_a_clear_error():
+    batch = [(torch.randn(2, 3, 32, 32), torch.zeros(2, 32, 32, dtype=torch.long))]
+    empty = [(torch.randn(2, 3, 32, 32), torch.full((2, 32, 32), 255, dtype=torch.long))]
+    with pytest.raises(ValueError, match="no labelled pixels"):
+        train.fit(build_model("ultra-fast", 2), batch, empty, TrainConfig(epochs=1, progress=False, device="cpu"))
 
 
 def test_warmup_then_cosine_schedule():

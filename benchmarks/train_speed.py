@@ -1,0 +1,80 @@
+"""Training speed: images/s of one training step (batch 6, 256x256) and peak memory.
+
+    python benchmarks/train_speed.py [--steps N] [--batch-size 6] [--size 256]
+
+CPU: fp32, contiguous vs channels_last (and bf16 autocast with --bf16). CUDA, when present:
+fp32 vs AMP (fp16 autocast + GradScaler). Synthetic tensors, so only the step is timed.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import torch
+
+from landinglib.model import build_model
+from landinglib.train import autocast, autocast_dtype, make_scaler
+
+
+def step_rate(device: torch.device, amp: str, channels_last: bool, batch: int, size: int, steps: int) -> tuple[float, float]:
+    """(images per second, peak MiB) of AdamW training steps with the library's AMP choices."""
+    torch.manual_seed(0)
+    model = build_model("ultra-fast", 4).to(device)
+    x = torch.randn(batch, 3, size, size, device=device)
+    y = torch.randint(0, 4, (batch, size, size), device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    dtype = autocast_dtype(device, amp)
+    scaler = make_scaler(device, dtype)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def one_step():
+        with autocast(device, dtype):
+            loss = loss_fn(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    for _ in range(3):  # warm-up
+        one_step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        one_step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS
+    return batch * steps / (time.perf_counter() - start), peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=6)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--bf16", action="store_true", help="also time bf16 autocast on the CPU (slow without bf16 units)")
+    args = parser.parse_args()
+    runs = [("cpu", "off", False), ("cpu", "off", True)] + ([("cpu", "bf16", True)] if args.bf16 else [])
+    if torch.cuda.is_available():
+        runs += [("cuda", "off", True), ("cuda", "fp16", True)]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch {args.batch_size}, {args.size}x{args.size}")
+    print(f"{'device':<7} {'precision':<22} {'layout':<14} {'images/s':>9} {'peak MiB':>9}")
+    for dev, amp, cl in runs:
+        device = torch.device(dev)
+        rate, peak = step_rate(device, amp, cl, args.batch_size, args.size, args.steps if dev == "cpu" else 10 * args.steps)
+        precision = {"off": "fp32", "fp16": "fp16 autocast + scaler", "bf16": "bf16 autocast"}[amp]
+        kind = "GPU allocated" if dev == "cuda" else "process RSS"
+        print(f"{dev:<7} {precision:<22} {'channels_last' if cl else 'contiguous':<14} {rate:>9.1f} {peak:>9.0f}  ({kind})")
+
+
+if __name__ == "__main__":
+    main()
