@@ -1,4 +1,10 @@
-"""Command line: ``landinglib data`` and ``landinglib train`` (also ``python -m landinglib ...``)."""
+"""Command line (also ``python -m landinglib ...``):
+
+    landinglib data       generate and summarise the built-in data
+    landinglib train      stages 0 -> 1 -> 2, results table
+    landinglib evaluate   score a checkpoint on UDD6 (test split) next to a trivial baseline
+    landinglib predict    overlay PNG + landing-site JSON for an image or a folder of images
+"""
 from __future__ import annotations
 
 import argparse
@@ -55,6 +61,77 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _landing_model(path: str):
+    """A 4-class landing model from a checkpoint, or a clear error for any other checkpoint."""
+    from .model import build_model, load_checkpoint
+
+    state = load_checkpoint(path)
+    weight = state["model"].get("classifier.weight")
+    n = int(weight.shape[0]) if weight is not None else state.get("num_classes")
+    if n != len(classes.LANDING):
+        names = state.get("class_names") or f"{n} classes"
+        raise ValueError(f"{path} predicts {names}, not the {len(classes.LANDING)} landing classes "
+                         f"{list(classes.LANDING.names)}: use a stage-2 checkpoint (runs/NAME/stage2/best.pt)")
+    model = build_model(state.get("model_name") or "ultra-fast", n)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """Print the metrics of a landing checkpoint on a UDD6 split, with the majority baseline."""
+    import numpy as np
+
+    from . import data, metrics
+
+    model = _landing_model(args.checkpoint)
+    root = args.udd6 or synthetic.ensure_builtin("udd6", fast=args.fast)
+    loader = data.make_loaders("udd6", root, size=args.size, batch_size=args.batch_size, num_workers=0)
+    loader = getattr(loader, args.split)
+    result = metrics.evaluate(model, loader)
+    baseline = metrics.majority_baseline(np.array(result["confusion"]))
+    print(f"{args.checkpoint} on {len(loader.dataset)} UDD6 {args.split} images at {args.size} px (short side)")
+    print(metrics.compare({"model": result, "baseline: majority class": baseline}, classes.LANDING.names))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    """Write <stem>_overlay.png and <stem>_sites.json for every image."""
+    import cv2
+
+    from .data import IMAGE_SUFFIXES, read_image
+    from .inference import predict_tiled, scale_for
+    from .landing import find_landing_sites
+    from .viz import draw_landing_sites, overlay
+
+    source = Path(args.images)
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"no images in {source}")
+    elif source.is_file():
+        files = [source]
+    else:
+        raise FileNotFoundError(f"{source}: no such image or folder")
+    model = _landing_model(args.checkpoint)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        start = time.perf_counter()
+        image = read_image(path)
+        probs = predict_tiled(model, image, scale=scale_for(image.shape, args.short_side), flip_tta=args.tta)
+        mask = probs.argmax(0)
+        sites = find_landing_sites(mask, gsd_m=args.gsd, drone_radius_m=args.drone_radius, probs=probs)
+        picture = draw_landing_sites(overlay(image, mask.astype("uint8"), classes.LANDING, 0.45), sites, args.gsd)
+        cv2.imwrite(str(out / f"{path.stem}_overlay.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+        report = {"image": str(path), "size": list(image.shape[:2]), "gsd_m": args.gsd,
+                  "drone_radius_m": args.drone_radius, "sites": [s.as_dict() for s in sites],
+                  "class_share": {n: round(float((mask == i).mean()), 4) for i, n in enumerate(classes.LANDING.names)}}
+        (out / f"{path.stem}_sites.json").write_text(json.dumps(report, indent=2))
+        best = f"best site at {sites[0].center}, score {sites[0].score:.2f}" if sites else "no safe landing site"
+        print(f"{path.name}: {best} ({time.perf_counter() - start:.2f} s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="landinglib", description="Drone landing-zone segmentation course")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +155,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on tiny data")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="score a landing checkpoint on UDD6 next to a trivial baseline")
+    p.add_argument("--checkpoint", required=True, metavar="PATH", help="a stage-2 (landing) checkpoint")
+    p.add_argument("--udd6", metavar="PATH", help="UDD6 folder (default: built-in data)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--size", type=int, default=256, help="short side in pixels (as in training)")
+    p.add_argument("--batch-size", type=int, default=6)
+    p.add_argument("--fast", action="store_true", default=fast_mode(), help="the tiny built-in data")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("predict", help="overlay PNG and landing-site JSON per image")
+    p.add_argument("images", metavar="IMAGE_OR_FOLDER")
+    p.add_argument("--checkpoint", required=True, metavar="PATH", help="a stage-2 (landing) checkpoint")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--gsd", type=float, default=0.17, help="ground sampling distance of the image, m/px")
+    p.add_argument("--drone-radius", type=float, default=0.5, help="drone radius in metres")
+    p.add_argument("--short-side", type=int, default=256, help="the image is seen at this short side (training scale)")
+    p.add_argument("--tta", action="store_true", help="average with horizontally flipped windows")
+    p.set_defaults(func=_predict)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

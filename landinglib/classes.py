@@ -99,6 +99,11 @@ UDD6_TO_LANDING = np.full(256, IGNORE_INDEX, np.uint8)
 """(256,) uint8 lookup table: UDD6 index -> landing index, 255 stays 255."""
 UDD6_TO_LANDING[:6] = (0, 3, 1, 2, 3, 2)  # Other, Facade, Road, Vegetation, Vehicle, Roof
 
+DRONEDEPLOY_TO_LANDING = np.full(256, IGNORE_INDEX, np.uint8)
+"""(256,) lookup table: stage-1 class -> landing class, for scoring a stage-1 model on landing
+classes (Building, Vegetation -> Caution; Ground -> Safe; Car -> Danger; Clutter, Water -> Background)."""
+DRONEDEPLOY_TO_LANDING[:6] = (2, 0, 2, 0, 1, 3)
+
 TAXONOMIES = {t.name: t for t in (DRONEDEPLOY_LABELS, DRONEDEPLOY, UDD6, LANDING)}
 
 

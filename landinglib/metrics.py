@@ -79,3 +79,47 @@ def majority_baseline(matrix: np.ndarray) -> dict:
     baseline = np.zeros_like(m)
     baseline[:, int(np.argmax(truth))] = truth
     return scores(baseline)
+
+
+# --- evaluation: models, baselines, timing ---------------------------------------------
+def evaluate(model, loader, num_classes: int | None = None, *, device=None, max_batches: int | None = None) -> dict:
+    """Score ``model`` on ``loader``: per-class IoU, precision, recall, mIoU, pixel accuracy, the
+    confusion matrix, and the inference time per image (seconds, model forward only, batch as loaded)."""
+    import time
+
+    from .train import evaluate as run
+
+    num_classes = num_classes or model.num_classes
+    start = time.perf_counter()
+    result = run(model, loader, num_classes, device=device, max_steps=max_batches)
+    seconds = time.perf_counter() - start
+    images = min(len(loader.dataset), (max_batches or len(loader)) * loader.batch_size)
+    result["seconds_per_image"] = seconds / max(images, 1)
+    return result
+
+
+def compare(results: dict[str, dict], class_names) -> str:
+    """A text table: one row per named result (``evaluate`` output), mIoU, pixel accuracy, IoU per class."""
+    head = f"{'model':<34} {'mIoU':>6} {'pix acc':>7} " + " ".join(f"{n[:9]:>9}" for n in class_names) + f" {'ms/img':>7}"
+    lines = [head, "-" * len(head)]
+    for name, r in results.items():
+        ious = " ".join(f"{v:>9.3f}" if v == v else f"{'-':>9}" for v in r["iou"])
+        ms = f"{1000 * r['seconds_per_image']:>7.1f}" if "seconds_per_image" in r else f"{'':>7}"
+        lines.append(f"{name:<34} {r['miou']:>6.3f} {r['pixel_accuracy']:>7.3f} {ious} {ms}")
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def per_image_scores(model, dataset, num_classes: int | None = None) -> list[dict]:
+    """mIoU and pixel accuracy of every item of a (transformed) dataset, in dataset order."""
+    num_classes = num_classes or model.num_classes
+    device = next(model.parameters()).device
+    model.eval()
+    out = []
+    for i in range(len(dataset)):
+        image, mask = dataset[i]
+        cm = ConfusionMatrix(num_classes, device)
+        cm.update(model(image[None].to(device)), mask[None].to(device))
+        s = cm.compute()
+        out.append({"index": i, "miou": s["miou"], "pixel_accuracy": s["pixel_accuracy"]})
+    return out

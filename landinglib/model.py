@@ -143,6 +143,26 @@ def predict(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return masks[0] if single else masks
 
 
+class RemapClasses(nn.Module):
+    """Wrap a network so that its classes are merged into another taxonomy.
+
+    ``lut[i]`` is the target class of source class i; the target logit is the log of the summed
+    source probabilities. Used to score a stage-1 (DroneDeploy) model on landing classes.
+    """
+
+    def __init__(self, model: nn.Module, lut):
+        super().__init__()
+        self.model = model
+        lut = torch.as_tensor([int(v) for v in lut[: model.num_classes]])
+        self.num_classes = int(lut.max()) + 1
+        self.register_buffer("assign", F.one_hot(lut, self.num_classes).float())  # (C_source, C_target)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = self.model(x).float().softmax(1)
+        merged = torch.einsum("nchw,ct->nthw", probs, self.assign)
+        return merged.clamp_min(1e-8).log()
+
+
 # --- checkpoints -----------------------------------------------------------------------
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, optimizer=None, scaler=None, scheduler=None,
                     epoch: int = 0, config: dict | None = None, class_names=None, metrics: dict | None = None,

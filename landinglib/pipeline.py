@@ -84,6 +84,15 @@ def stage0(cfg: PipelineConfig, num_classes: int = 6):
     return model, report
 
 
+def stage2_start(cfg: PipelineConfig, stage1_checkpoint: str):
+    """The stage-2 model: the stage-1 weights with a fresh 4-class classifier (seeded)."""
+    set_seed(cfg.seed)
+    model = build_model(cfg.arch, len(classes.LANDING))
+    report = load_weights(model, stage1_checkpoint)
+    print(f"stage 2 starts from {stage1_checkpoint}: {report}")
+    return model, report
+
+
 def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False) -> StageResult:
     """Fit one stage, then score its best checkpoint on the held-out test split."""
     taxonomy = classes.DRONEDEPLOY if stage == 1 else classes.LANDING
@@ -115,9 +124,7 @@ def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
     model, _ = stage0(cfg, num_classes=len(classes.DRONEDEPLOY))
     save_checkpoint(out / "stage0" / "init.pt", model, config=asdict(cfg), class_names=classes.DRONEDEPLOY.names)
     results = [train_stage(1, model, cfg, resume=resume)]
-    stage2_model = build_model(cfg.arch, len(classes.LANDING))
-    report = load_weights(stage2_model, results[0].checkpoint)
-    print(f"stage 2 starts from {results[0].checkpoint}: {report}")
+    stage2_model, _ = stage2_start(cfg, results[0].checkpoint)
     results.append(train_stage(2, stage2_model, cfg, resume=resume))
     table = format_table(results)
     print(table)

@@ -179,3 +179,133 @@ def plot_class_iou(iou, taxonomy: Taxonomy, baseline=None, ax=None, title: str =
     ax.legend(loc="lower right", fontsize=8)
     ax.tick_params(axis="x", rotation=30)
     return ax
+
+
+def plot_confusion(matrix, taxonomy: Taxonomy, normalize: bool = True, ax=None, title: str = "confusion matrix"):
+    """Heat map of a (C, C) confusion matrix, rows = truth, normalised per row (recall) by default."""
+    m = np.asarray(matrix, dtype=np.float64)
+    shown = m / np.maximum(m.sum(1, keepdims=True), 1) if normalize else m
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.1 * len(taxonomy) + 2, 1.0 * len(taxonomy) + 1.2))
+    ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    for i in range(len(taxonomy)):
+        for j in range(len(taxonomy)):
+            ax.text(j, i, f"{shown[i, j]:.2f}" if normalize else f"{int(m[i, j])}", ha="center", va="center",
+                    color="white" if shown[i, j] > 0.6 * shown.max() else "black", size=9)
+    ax.set_xticks(range(len(taxonomy)), taxonomy.names, rotation=30)
+    ax.set_yticks(range(len(taxonomy)), taxonomy.names)
+    ax.set_xlabel("prediction")
+    ax.set_ylabel("truth")
+    ax.set_title(title, loc="left")
+    return ax
+
+
+def draw_landing_sites(image: np.ndarray, sites, gsd_m: float | None = None, max_sites: int = 5) -> np.ndarray:
+    """The image with the best sites drawn: a ring of the clear radius and the rank (1 = best)."""
+    import cv2
+
+    out = np.ascontiguousarray(image.copy())
+    thick = max(2, round(min(out.shape[:2]) / 200))
+    for rank, site in reversed(list(enumerate(sites[:max_sites], 1))):
+        color = (40, 220, 255) if rank == 1 else (255, 255, 255)
+        cv2.circle(out, tuple(int(v) for v in site.center), int(site.radius_px), color, thick, cv2.LINE_AA)
+        cv2.drawMarker(out, tuple(int(v) for v in site.center), color, cv2.MARKER_CROSS, 4 * thick, thick)
+        label = f"{rank}" + (f" {site.radius_px * gsd_m:.1f}m" if gsd_m else "")
+        cv2.putText(out, label, (int(site.center[0]) + 2 * thick, int(site.center[1]) - 2 * thick),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick, (0, 0, 0), 3 * thick, cv2.LINE_AA)
+        cv2.putText(out, label, (int(site.center[0]) + 2 * thick, int(site.center[1]) - 2 * thick),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick, color, thick, cv2.LINE_AA)
+    return out
+
+
+class MaskBrowser:
+    """An ipywidgets browser over images and models; see ``mask_browser``.
+
+    ``widget`` is what a notebook displays; ``update(**changes)`` is the plain function behind it
+    (tests call it headlessly) and returns the rendered RGB picture; ``predictions`` counts how
+    often a model actually ran (each (model, image) pair runs once, then comes from the cache).
+    """
+
+    def __init__(self, images, models: dict, taxonomy: Taxonomy, truths=None, gsd_m: float = 0.1,
+                 drone_radius_m: float = 0.5, predict=None):
+        import ipywidgets as W
+
+        from .inference import predict_tiled, scale_for
+
+        if not images:
+            raise ValueError("mask_browser needs at least one image")
+        if not models:
+            raise ValueError("mask_browser needs at least one model")
+        self.images, self.models, self.taxonomy, self.truths = list(images), dict(models), taxonomy, truths
+        self.gsd_m, self.drone_radius_m = gsd_m, drone_radius_m
+        self._predict = predict or (lambda model, image: predict_tiled(model, image, scale=scale_for(image.shape)))
+        self._cache: dict = {}
+        self.predictions = 0
+        self.index = W.IntSlider(0, 0, len(self.images) - 1, description="image")
+        self.model = W.Dropdown(options=list(self.models), description="model")
+        self.opacity = W.FloatSlider(value=0.5, min=0, max=1, step=0.05, description="opacity")
+        self.class_boxes = [W.Checkbox(value=True, description=n, indent=False) for n in taxonomy.names]
+        self.show_sites = W.Checkbox(value=False, description="landing sites", indent=False)
+        self.show_truth = W.Checkbox(value=False, description="ground truth instead", indent=False,
+                                     disabled=truths is None)
+        self.image = W.Image(format="png")
+        self.info = W.HTML()
+        self._busy, self.picture = False, None
+        for control in (self.index, self.model, self.opacity, self.show_sites, self.show_truth, *self.class_boxes):
+            control.observe(lambda change: self.update(), names="value")
+        self.widget = W.VBox([W.HBox([self.index, self.model]), W.HBox([self.opacity, self.show_sites, self.show_truth]),
+                              W.HBox(self.class_boxes), self.image, self.info])
+        self.update()
+
+    def probabilities(self, model_name: str, index: int) -> np.ndarray:
+        """(C, H, W) class probabilities, computed once per (model, image)."""
+        key = (model_name, index)
+        if key not in self._cache:
+            self._cache[key] = self._predict(self.models[model_name], self.images[index])
+            self.predictions += 1
+        return self._cache[key]
+
+    def update(self, **changes) -> np.ndarray:
+        """Apply ``changes`` (index, model, opacity, show_sites, show_truth, classes=[bools]) and redraw."""
+        if self._busy:  # a widget change made by this call: draw once, at the end
+            return self.picture
+        self._busy = True
+        try:
+            for name in ("index", "model", "opacity", "show_sites", "show_truth"):
+                if name in changes:
+                    getattr(self, name).value = changes[name]
+            for box, on in zip(self.class_boxes, changes.get("classes", [])):
+                box.value = bool(on)
+        finally:
+            self._busy = False
+        return self._render()
+
+    def _render(self) -> np.ndarray:
+        import cv2
+
+        from .landing import find_landing_sites
+
+        image = self.images[self.index.value]
+        probs = self.probabilities(self.model.value, self.index.value)
+        mask = probs.argmax(0).astype(np.uint8)
+        if self.show_truth.value and self.truths is not None:
+            mask = np.asarray(self.truths[self.index.value]).astype(np.uint8)
+        hidden = [i for i, box in enumerate(self.class_boxes) if not box.value]
+        shown = np.where(np.isin(mask, hidden), IGNORE_INDEX, mask).astype(np.uint8)
+        picture = overlay(image, shown, self.taxonomy, self.opacity.value)
+        text = f"image {self.index.value}, model <b>{self.model.value}</b>"
+        if self.show_sites.value:
+            sites = find_landing_sites(probs.argmax(0), gsd_m=self.gsd_m, drone_radius_m=self.drone_radius_m, probs=probs)
+            picture = draw_landing_sites(picture, sites, self.gsd_m)
+            text += f"; {len(sites)} landing site(s)" if sites else "; no safe landing site"
+        self.image.value = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))[1].tobytes()
+        self.info.value = text
+        self.picture = picture
+        return picture
+
+
+def mask_browser(images, models: dict, taxonomy: Taxonomy, truths=None, **kwargs) -> MaskBrowser:
+    """An interactive browser: a slider over ``images`` (RGB uint8), a dropdown over ``models``
+    (name -> network), an opacity slider, a checkbox per class, landing sites on demand.
+    Display ``browser.widget``; drive it from code with ``browser.update(index=2, model="...")``."""
+    return MaskBrowser(images, models, taxonomy, truths=truths, **kwargs)

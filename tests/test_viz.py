@@ -60,3 +60,59 @@ def test_training_plots_and_predictions():
     fig = viz.show_predictions(build_model("ultra-fast", 4), dataset, [0], classes.LANDING)
     assert len(fig.axes) == 4 and "errors" in fig.axes[3].get_title()
     plt.close("all")
+
+
+def test_confusion_plot_and_landing_sites_drawing():
+    from landinglib.landing import LandingSite
+
+    ax = viz.plot_confusion(np.array([[8, 2], [1, 9]]), classes.Taxonomy("t", ("a", "b"), ((0, 0, 0), (1, 1, 1))))
+    assert [t.get_text() for t in ax.texts] == ["0.80", "0.20", "0.10", "0.90"]
+    image = np.zeros((100, 100, 3), np.uint8)
+    site = LandingSite((50, 50), 20.0, 0.9, 1000, 40.0, 0.8, [])
+    drawn = viz.draw_landing_sites(image, [site], gsd_m=0.1)
+    assert drawn[50, 30:71].any() and not image.any()  # ring drawn, input untouched
+    plt.close("all")
+
+
+def _browser(calls):
+    def fake_predict(model, image):
+        calls.append(model)
+        probs = np.zeros((4, *image.shape[:2]), np.float32)
+        probs[1] = 1.0  # everything Safe
+        return probs
+
+    images = [np.full((60, 80, 3), v, np.uint8) for v in (10, 200)]
+    truths = [np.full((60, 80), 3, np.uint8)] * 2
+    return viz.mask_browser(images, {"a": "model-a", "b": "model-b"}, classes.LANDING, truths=truths,
+                            gsd_m=0.1, drone_radius_m=0.5, predict=fake_predict)
+
+
+def test_mask_browser_updates_from_code_and_caches_predictions():
+    calls = []
+    browser = _browser(calls)
+    first = browser.picture.copy()
+    assert calls == ["model-a"] and browser.image.value[:4] == b"\x89PNG"
+    second = browser.update(index=1)
+    assert not np.array_equal(first, second) and browser.index.value == 1
+    browser.update(model="b")
+    browser.update(index=0)
+    browser.update(model="a")  # (a, 0) again: from the cache
+    assert calls == ["model-a", "model-a", "model-b", "model-b"] and browser.predictions == 4
+    browser.index.value = 1  # a widget change (as a user would make) redraws too
+    assert browser.predictions == 4 and np.array_equal(browser.picture, second)
+
+
+def test_mask_browser_opacity_classes_sites_and_truth():
+    browser = _browser([])
+    plain = browser.update(opacity=0.0)
+    assert np.array_equal(plain, np.full((60, 80, 3), 10, np.uint8))
+    coloured = browser.update(opacity=1.0)
+    assert tuple(coloured[30, 40]) == classes.LANDING.colors[1]
+    hidden = browser.update(classes=[True, False, True, True])  # hide Safe
+    assert tuple(hidden[30, 40]) == (10, 10, 10)
+    with_sites = browser.update(classes=[True] * 4, show_sites=True)
+    assert "landing site" in browser.info.value and not np.array_equal(with_sites, coloured)
+    truth = browser.update(show_sites=False, show_truth=True)
+    assert tuple(truth[30, 40]) == classes.LANDING.colors[3]
+    with pytest.raises(ValueError, match="at least one image"):
+        viz.mask_browser([], {"a": 1}, classes.LANDING)
