@@ -24,6 +24,7 @@ data: install
 
 train: install
 	$(PY) -m landinglib train --out runs/default
+	$(PY) -m landinglib export --checkpoint runs/default/stage2/best.pt --out runs/default/export --int8
 
 test: install
 	LANDINGLIB_FAST=1 $(PY) -m pytest tests notebooks $(NBVAL)
@@ -38,6 +39,7 @@ notebooks: install   ## re-run every notebook in full mode and keep the outputs
 bench: install
 	$(PY) benchmarks/data_throughput.py
 	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/inference_latency.py
 
 clean-data:
 	rm -rf data/synthetic

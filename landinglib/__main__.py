@@ -4,6 +4,7 @@
     landinglib train      stages 0 -> 1 -> 2, results table
     landinglib evaluate   score a checkpoint on UDD6 (test split) next to a trivial baseline
     landinglib predict    overlay PNG + landing-site JSON for an image or a folder of images
+    landinglib export     ONNX (checked) and static INT8 ONNX, with a JSON report
 """
 from __future__ import annotations
 
@@ -132,6 +133,33 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    """landing.onnx (+ landing.int8.onnx calibrated on UDD6 validation images) and export.json."""
+    from . import data, export
+
+    model = _landing_model(args.checkpoint)
+    out = Path(args.out)
+    report = {"checkpoint": args.checkpoint, "onnx": export.to_onnx(model, out / "landing.onnx", size=args.size)}
+    print(f"wrote {out / 'landing.onnx'} ({report['onnx']['bytes'] / 1e6:.2f} MB), onnxruntime vs PyTorch: "
+          f"max |diff| {report['onnx']['max_abs_diff']:.1e}, argmax agreement {report['onnx']['argmax_agreement']:.4f}")
+    if args.int8:
+        root = args.udd6 or synthetic.ensure_builtin("udd6", fast=args.fast)
+        loaders = data.make_loaders("udd6", root, size=args.size, batch_size=1, num_workers=0)
+        q = export.quantize_int8(out / "landing.onnx", loaders.val, out / "landing.int8.onnx",
+                                 max_images=args.calibration_images)
+        fp32, int8 = export.onnx_session(out / "landing.onnx"), export.onnx_session(out / "landing.int8.onnx")
+        acc32 = export.onnx_accuracy(fp32, loaders.test, len(classes.LANDING))
+        acc8 = export.onnx_accuracy(int8, loaders.test, len(classes.LANDING), reference=fp32)
+        q.update({"test_miou_fp32": acc32["miou"], "test_miou_int8": acc8["miou"],
+                  "test_argmax_agreement": acc8["argmax_agreement"], "test_images": len(loaders.test.dataset)})
+        report["int8"] = q
+        print(f"wrote {out / 'landing.int8.onnx'} ({q['int8_bytes'] / 1e6:.2f} MB, {q['size_ratio']:.1f}x smaller), "
+              f"calibrated on {q['calibration_images']} validation images; test mIoU fp32 {acc32['miou']:.3f} / "
+              f"INT8 {acc8['miou']:.3f}, argmax agreement {acc8['argmax_agreement']:.4f}")
+    (out / "export.json").write_text(json.dumps(report, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="landinglib", description="Drone landing-zone segmentation course")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--short-side", type=int, default=256, help="the image is seen at this short side (training scale)")
     p.add_argument("--tta", action="store_true", help="average with horizontally flipped windows")
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("export", help="ONNX export (checked) and static INT8 quantization")
+    p.add_argument("--checkpoint", required=True, metavar="PATH", help="a stage-2 (landing) checkpoint")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--int8", action="store_true", help="also write landing.int8.onnx (static, calibrated)")
+    p.add_argument("--udd6", metavar="PATH", help="UDD6 folder for calibration and the accuracy check")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--calibration-images", type=int, default=64)
+    p.add_argument("--fast", action="store_true", default=fast_mode(), help="the tiny built-in data")
+    p.set_defaults(func=_export)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

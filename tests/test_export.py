@@ -1,0 +1,90 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from landinglib import classes, data, export, train
+from landinglib.__main__ import main
+from landinglib.model import build_model, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny landing model trained a few dozen steps on the fast built-in data, exported to
+    fp32 and INT8 ONNX; returns (model, loaders, folder, quantization report)."""
+    loaders = data.make_loaders("udd6", size=64, batch_size=4, num_workers=0, limit=8)
+    torch.manual_seed(0)
+    model = build_model("ultra-fast", 4)
+    train.fit(model, loaders.train, loaders.val, train.TrainConfig(epochs=8, lr=3e-3, progress=False, device="cpu"))
+    folder = tmp_path_factory.mktemp("export")
+    export.to_onnx(model, folder / "landing.onnx", size=64)
+    q = export.quantize_int8(folder / "landing.onnx", loaders.val, max_images=8)
+    return model.eval(), loaders, folder, q
+
+
+@pytest.mark.parametrize("size", [256, 96])
+def test_onnx_round_trip_matches_pytorch(tmp_path, size):
+    model = build_model("ultra-fast", 4).eval()
+    report = export.to_onnx(model, tmp_path / "m.onnx", size=size)
+    assert report["max_abs_diff"] < export.TOLERANCE and report["argmax_agreement"] == 1.0
+    assert not list(tmp_path.glob("*.data"))  # weights embedded in the one file
+    session = export.onnx_session(tmp_path / "m.onnx")
+    x = torch.randn(3, 3, 64, 128)  # another batch and a non-square size
+    with torch.no_grad():
+        np.testing.assert_allclose(session.run(None, {"image": x.numpy()})[0], model(x).numpy(), atol=1e-4)
+
+
+def test_int8_is_smaller_and_agrees_with_fp32(trained):
+    model, loaders, tmp, q = trained
+    assert q["int8_bytes"] * 3 < q["fp32_bytes"] and q["per_channel"] is False
+    fp32, int8 = export.onnx_session(q["fp32_path"]), export.onnx_session(q["int8_path"])
+    acc = export.onnx_accuracy(int8, loaders.test, 4, reference=fp32)
+    assert acc["argmax_agreement"] > 0.95  # stated threshold for a trained model
+    assert abs(acc["miou"] - export.onnx_accuracy(fp32, loaders.test, 4)["miou"]) < 0.05
+
+
+def test_latency_benchmark_returns_a_row_per_engine_and_batch(trained):
+    model, _, tmp, _ = trained
+    rows = export.benchmark_latency(model, tmp / "landing.onnx", tmp / "landing.int8.onnx", size=64,
+                                    batches=(1, 2), runs=3, warmup=1)
+    assert [(r["engine"], r["batch"]) for r in rows][:4] == [
+        ("PyTorch eager fp32", 1), ("PyTorch channels_last", 1), ("onnxruntime fp32", 1), ("onnxruntime INT8", 1)]
+    assert len(rows) == 8 and all(r["p90_ms"] >= r["median_ms"] > 0 for r in rows)
+    assert "onnxruntime INT8" in export.format_latency(rows, {"onnxruntime INT8": 1000})
+
+
+def test_missing_or_corrupt_onnx_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="ONNX model not found"):
+        export.onnx_session(tmp_path / "none.onnx")
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="cannot load ONNX model"):
+        export.onnx_session(tmp_path / "bad.onnx")
+
+
+def test_dynamic_quantization_leaves_conv2d_untouched():
+    """Why the course does not use quantize_dynamic: it has nothing to do for convolutions."""
+    import warnings
+
+    model = build_model("ultra-fast", 4).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear, torch.nn.Conv2d}, dtype=torch.qint8)
+    assert type(q.backbone[0][0]) is torch.nn.Conv2d
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(q(x), model(x))
+
+
+def test_export_command_writes_both_models_and_a_report(udd6_root, tmp_path, capsys):
+    ck = save_checkpoint(tmp_path / "m.pt", build_model("ultra-fast", 4))
+    args = ["export", "--checkpoint", str(ck), "--out", str(tmp_path / "out"), "--int8", "--udd6", str(udd6_root),
+            "--size", "32", "--calibration-images", "4"]
+    assert main(args) == 0
+    report = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert (tmp_path / "out" / "landing.onnx").is_file() and (tmp_path / "out" / "landing.int8.onnx").is_file()
+    assert report["int8"]["int8_bytes"] < report["onnx"]["bytes"] and "test_miou_int8" in report["int8"]
+    assert "landing.int8.onnx" in capsys.readouterr().out
+    wrong = save_checkpoint(tmp_path / "m6.pt", build_model("ultra-fast", 6))
+    assert main(["export", "--checkpoint", str(wrong), "--out", str(tmp_path / "x")]) == 2
+    assert classes.LANDING.names[1] in capsys.readouterr().err
