@@ -12,6 +12,7 @@ import os
 import statistics
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +35,11 @@ def to_onnx(model: torch.nn.Module, path: str | os.PathLike, *, size: int = 256,
     model = model.cpu().eval().to(memory_format=torch.contiguous_format)
     example = torch.randn(1, 3, size, size)
     dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
-    torch.onnx.export(model, (example,), str(path), dynamo=True, external_data=not embed_weights,
-                      dynamic_shapes=(dims,), input_names=["image"], output_names=["logits"],
-                      opset_version=ONNX_OPSET, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.export internals, not ours to fix
+        torch.onnx.export(model, (example,), str(path), dynamo=True, external_data=not embed_weights,
+                          dynamic_shapes=(dims,), input_names=["image"], output_names=["logits"],
+                          opset_version=ONNX_OPSET, verbose=False)
     report = {"path": str(path), "bytes": path.stat().st_size}
     if check:
         report.update(verify_onnx(model, path, size=size))

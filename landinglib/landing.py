@@ -73,7 +73,8 @@ def find_landing_sites(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: flo
     Score terms (each 0..1, higher is better): 1 - footprint / clearance; log-area of the Safe
     region up to 100 footprints; 1 - exp(-danger distance / (4 x footprint)); confidence. They
     are weighted by ``SCORE_WEIGHTS``.
-    Sites are picked greedily; a new site may not overlap an earlier one.
+    Sites are picked greedily, best first; a later site lies more than twice the clear radius
+    away from an earlier one.
     """
     mask = np.asarray(mask)
     if mask.ndim != 2:
@@ -124,7 +125,7 @@ def find_landing_sites(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: flo
             reasons.append(f"model confidence {conf:.0%} that the footprint is safe")
         sites.append(LandingSite((x, y), r, float(score[y, x]), int(area[y, x]),
                                  float(danger[y, x]), conf, reasons))
-        cv2.circle(taken, (x, y), int(np.ceil(r + need)), 1, -1)  # the next site must not overlap
+        cv2.circle(taken, (x, y), int(np.ceil(2 * r)), 1, -1)  # the next site's disk must not overlap this one
         if len(sites) >= max_sites:
             break
     return sites

@@ -84,18 +84,10 @@ def majority_baseline(matrix: np.ndarray) -> dict:
 # --- evaluation: models, baselines, timing ---------------------------------------------
 def evaluate(model, loader, num_classes: int | None = None, *, device=None, max_batches: int | None = None) -> dict:
     """Score ``model`` on ``loader``: per-class IoU, precision, recall, mIoU, pixel accuracy, the
-    confusion matrix, and the inference time per image (seconds, model forward only, batch as loaded)."""
-    import time
+    confusion matrix, and ``seconds_per_image`` (the network's forward pass only, batch as loaded)."""
+    from .train import evaluate as run  # the same loop that validates during training
 
-    from .train import evaluate as run
-
-    num_classes = num_classes or model.num_classes
-    start = time.perf_counter()
-    result = run(model, loader, num_classes, device=device, max_steps=max_batches)
-    seconds = time.perf_counter() - start
-    images = min(len(loader.dataset), (max_batches or len(loader)) * loader.batch_size)
-    result["seconds_per_image"] = seconds / max(images, 1)
-    return result
+    return run(model, loader, num_classes or model.num_classes, device=device, max_steps=max_batches)
 
 
 def compare(results: dict[str, dict], class_names) -> str:

@@ -175,20 +175,27 @@ def evaluate(model, loader, num_classes: int, *, device=None, loss_fn=None, amp:
     device = device or next(model.parameters()).device
     dtype = autocast_dtype(device, amp)
     model.eval()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     confusion = ConfusionMatrix(num_classes, device)
-    total_loss, n = 0.0, 0
+    total_loss, n, forward_seconds = 0.0, 0, 0.0
     for step, (images, masks) in enumerate(loader):
         if max_steps is not None and step >= max_steps:
             break
         images, masks = _to_device(images, masks, device, channels_last)
+        start = time.perf_counter()
         with autocast(device, dtype):
             logits = model(images)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        forward_seconds += time.perf_counter() - start
         if loss_fn is not None:
             total_loss += loss_fn(logits.float(), masks).item() * images.shape[0]
-            n += images.shape[0]
+        n += images.shape[0]
         confusion.update(logits.argmax(1), masks)
     result = confusion.compute()
-    result["loss"] = total_loss / n if n else float("nan")
+    result["loss"] = total_loss / n if (n and loss_fn is not None) else float("nan")
+    result["seconds_per_image"] = forward_seconds / max(n, 1)
     result["confusion"] = confusion.matrix.cpu().tolist()
     return result
 

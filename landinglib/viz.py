@@ -201,7 +201,8 @@ def plot_confusion(matrix, taxonomy: Taxonomy, normalize: bool = True, ax=None, 
 
 
 def draw_landing_sites(image: np.ndarray, sites, gsd_m: float | None = None, max_sites: int = 5) -> np.ndarray:
-    """The image with the best sites drawn: a ring of the clear radius and the rank (1 = best)."""
+    """The image with the best sites drawn: a ring of the clear radius, a cross at the centre and
+    the rank (1 = best, in cyan). ``gsd_m`` is accepted for symmetry with the finder."""
     import cv2
 
     out = np.ascontiguousarray(image.copy())
@@ -210,11 +211,9 @@ def draw_landing_sites(image: np.ndarray, sites, gsd_m: float | None = None, max
         color = (40, 220, 255) if rank == 1 else (255, 255, 255)
         cv2.circle(out, tuple(int(v) for v in site.center), int(site.radius_px), color, thick, cv2.LINE_AA)
         cv2.drawMarker(out, tuple(int(v) for v in site.center), color, cv2.MARKER_CROSS, 4 * thick, thick)
-        label = f"{rank}" + (f" {site.radius_px * gsd_m:.1f}m" if gsd_m else "")
-        cv2.putText(out, label, (int(site.center[0]) + 2 * thick, int(site.center[1]) - 2 * thick),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick, (0, 0, 0), 3 * thick, cv2.LINE_AA)
-        cv2.putText(out, label, (int(site.center[0]) + 2 * thick, int(site.center[1]) - 2 * thick),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick, color, thick, cv2.LINE_AA)
+        corner = (int(site.center[0] + 0.7 * site.radius_px), int(site.center[1] - 0.7 * site.radius_px))
+        for width, ink in ((3 * thick, (0, 0, 0)), (thick, color)):  # outlined rank number
+            cv2.putText(out, str(rank), corner, cv2.FONT_HERSHEY_SIMPLEX, 0.3 * thick, ink, width, cv2.LINE_AA)
     return out
 
 
