@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,14 +52,15 @@ def _train(args: argparse.Namespace) -> int:
         if path is not None and not Path(path).exists():
             raise FileNotFoundError(f"{flag} {path}: no such file or folder")
     settings = dict(dronedeploy=args.dronedeploy, udd6=args.udd6, out=args.out, init=args.init, device=args.device,
-                    workers=args.workers, seed=args.seed)
+                    workers=args.workers, seed=args.seed, arch=args.arch)
     for name in ("epochs1", "epochs2", "batch_size", "size"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     cfg = PipelineConfig.fast(**settings) if args.fast else PipelineConfig(**settings)
     start = time.perf_counter()
     run(cfg, resume=args.resume)
-    print(f"total {time.perf_counter() - start:.0f} s; checkpoints and results.json in {cfg.out}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"total {time.perf_counter() - start:.0f} s; checkpoints and results.json in {cfg.out}")
     return 0
 
 
@@ -178,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, help="training crop size in pixels (default 256)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--init", metavar="PATH", help="stage 0 weights: a checkpoint or state_dict file")
+    p.add_argument("--arch", default="ultra-fast", choices=["ultra-fast", "fast", "accurate"],
+                   help="architecture (accurate = BiSeNetV2)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoints in --out")
     p.add_argument("--workers", type=int, help="DataLoader workers (default: spare cores)")
     p.add_argument("--seed", type=int, default=0)

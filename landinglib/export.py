@@ -168,15 +168,17 @@ def _time(fn, runs: int, warmup: int) -> dict:
     return {"median_ms": statistics.median(times), "p90_ms": times[min(len(times) - 1, int(0.9 * len(times)))]}
 
 
-def benchmark_latency(model: torch.nn.Module, fp32_path, int8_path, *, size: int = 256, batches=(1, 8),
+def benchmark_latency(model: torch.nn.Module, fp32_path, int8_path=None, *, size: int = 256, batches=(1, 8),
                       threads: int = 2, runs: int = 50, warmup: int = 5) -> list[dict]:
     """Median and p90 latency (ms) of PyTorch eager (as is, and with ``channels_last``), onnxruntime
-    fp32 and onnxruntime INT8 at ``size`` for each batch size, with a fixed thread count.
+    fp32 and (if ``int8_path`` is given) onnxruntime INT8 at ``size`` for each batch size, with a fixed thread count.
     One row per (engine, batch)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     model = model.cpu().eval()
-    sessions = {"onnxruntime fp32": onnx_session(fp32_path, threads), "onnxruntime INT8": onnx_session(int8_path, threads)}
+    sessions = {"onnxruntime fp32": onnx_session(fp32_path, threads)}
+    if int8_path is not None:
+        sessions["onnxruntime INT8"] = onnx_session(int8_path, threads)
     rows = []
     try:
         for batch in batches:

@@ -51,7 +51,7 @@ def predict_tiled(model: torch.nn.Module, image: np.ndarray, *, scale: float = 1
     h, w = image.shape[:2]
     sh, sw = max(4, round(h * scale)), max(4, round(w * scale))
     small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    ph, pw = max(tile, -(-sh // 4) * 4), max(tile, -(-sw // 4) * 4)  # pad to >= one tile, multiple of 4
+    ph, pw = max(tile, -(-sh // 32) * 32), max(tile, -(-sw // 32) * 32)  # >= one tile, multiple of 32 (all archs)
     x = to_tensor(np.pad(small, ((0, ph - sh), (0, pw - sw), (0, 0)), mode="reflect"))
     device = next(model.parameters()).device
     model.eval()

@@ -1,4 +1,4 @@
-"""The networks, a registry to build them by name, and checkpoint IO.
+"""The networks, a registry to build them by name (``ultra-fast``, ``fast``, ``accurate``), and checkpoint IO.
 
 ``UltraFastBiSeNet`` (DESIGN.md): a plain encoder-decoder without skip connections.
 
@@ -56,8 +56,11 @@ class UltraFastBiSeNet(nn.Module):
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
-MODELS = {"ultra-fast": UltraFastBiSeNet}
-"""Architectures by name; ``build_model(name, num_classes)`` builds one."""
+from .architectures import BiSeNetV2, FastSegNet  # noqa: E402 - they reuse nothing from above
+
+MODELS = {"ultra-fast": UltraFastBiSeNet, "fast": FastSegNet, "accurate": BiSeNetV2}
+"""Architectures by name; ``build_model(name, num_classes)`` builds one. "accurate" is BiSeNetV2
+(its auxiliary heads are used in training only); "fast" is our own design (see ``architectures``)."""
 
 
 def build_model(name: str = "ultra-fast", num_classes: int = 4) -> nn.Module:

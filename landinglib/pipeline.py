@@ -12,9 +12,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import classes, data
+from . import classes, data, distributed
 from .model import build_model, load_checkpoint, load_weights, save_checkpoint
-from .runtime import fast_mode, set_seed
+from .runtime import data_dir, fast_mode, set_seed
 from .train import TrainConfig, evaluate, fit, resolve_device
 
 
@@ -25,8 +25,8 @@ class PipelineConfig:
     dronedeploy: str | None = None  # None = built-in data
     udd6: str | None = None
     out: str = "runs/default"
-    arch: str = "ultra-fast"
-    init: str | None = None  # stage 0 weights (checkpoint or state_dict file); None = random
+    arch: str = "ultra-fast"  # "ultra-fast", "fast" or "accurate" (BiSeNetV2)
+    init: str | None = None  # stage 0 weights (checkpoint or state_dict file); None = default / random
     epochs1: int = 6
     epochs2: int = 8
     lr1: float = 1e-3
@@ -63,24 +63,45 @@ class StageResult:
     checkpoint: str
 
 
+PRETRAINED = {"accurate": "bisenetv2_city.pth"}
+"""Stage-0 files looked for in ``data/pretrained/`` when no ``init`` is given (see its README)."""
+
+
 def loaders_for(stage: int, cfg: PipelineConfig) -> data.Loaders:
-    """The loaders of stage 1 (DroneDeploy chips) or stage 2 (UDD6 -> landing)."""
+    """The loaders of stage 1 (DroneDeploy chips) or stage 2 (UDD6 -> landing); under torchrun
+    each process gets its shard (and its share of the batch)."""
     common = dict(size=cfg.size, batch_size=cfg.batch_size, num_workers=cfg.workers, limit=cfg.limit, seed=cfg.seed)
     if stage == 1:
-        return data.make_loaders("dronedeploy", cfg.dronedeploy, chip_size=cfg.chip_size, **common)
-    return data.make_loaders("udd6", cfg.udd6, target="landing", repeat=cfg.udd6_repeat, **common)
+        loaders = data.make_loaders("dronedeploy", cfg.dronedeploy, chip_size=cfg.chip_size, **common)
+    else:
+        loaders = data.make_loaders("udd6", cfg.udd6, target="landing", repeat=cfg.udd6_repeat, **common)
+    return data.Loaders(distributed.shard(loaders.train, True, cfg.seed), distributed.shard(loaders.val, False),
+                        distributed.shard(loaders.test, False))
+
+
+def _say(*args) -> None:
+    if distributed.is_main():
+        print(*args)
 
 
 def stage0(cfg: PipelineConfig, num_classes: int = 6):
-    """The starting model: random init, or ``cfg.init`` transferred with ``load_weights``."""
+    """The starting model: ``cfg.init`` transferred with ``load_weights``; else, for "accurate",
+    the BiSeNetV2 Cityscapes checkpoint if it is in ``data/pretrained/``; else random weights."""
     set_seed(cfg.seed)
     model = build_model(cfg.arch, num_classes)
+    init = cfg.init
+    if init is None and cfg.arch in PRETRAINED:
+        default = data_dir() / "pretrained" / PRETRAINED[cfg.arch]
+        if default.exists():
+            init = str(default)
+        else:
+            _say(f"stage 0: no {default} (see data/pretrained/README.md): starting {cfg.arch} from random weights")
     report = None
-    if cfg.init:
-        report = load_weights(model, cfg.init)
-        print(f"stage 0: weights from {cfg.init}: {report}")
-    else:
-        print(f"stage 0: {cfg.arch} with random weights (seed {cfg.seed})")
+    if init:
+        report = load_weights(model, init)
+        _say(f"stage 0: weights from {init}: {report}")
+    elif cfg.arch not in PRETRAINED:
+        _say(f"stage 0: {cfg.arch} with random weights (seed {cfg.seed})")
     return model, report
 
 
@@ -89,7 +110,7 @@ def stage2_start(cfg: PipelineConfig, stage1_checkpoint: str):
     set_seed(cfg.seed)
     model = build_model(cfg.arch, len(classes.LANDING))
     report = load_weights(model, stage1_checkpoint)
-    print(f"stage 2 starts from {stage1_checkpoint}: {report}")
+    _say(f"stage 2 starts from {stage1_checkpoint}: {report}")
     return model, report
 
 
@@ -121,15 +142,24 @@ def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     resolve_device(cfg.device)  # fail early on --device cuda without CUDA
-    model, _ = stage0(cfg, num_classes=len(classes.DRONEDEPLOY))
-    save_checkpoint(out / "stage0" / "init.pt", model, config=asdict(cfg), class_names=classes.DRONEDEPLOY.names)
-    results = [train_stage(1, model, cfg, resume=resume)]
-    stage2_model, _ = stage2_start(cfg, results[0].checkpoint)
-    results.append(train_stage(2, stage2_model, cfg, resume=resume))
-    table = format_table(results)
-    print(table)
-    (out / "results.json").write_text(json.dumps(
-        {"config": asdict(cfg), "fast_mode": fast_mode(), "stages": [asdict(r) for r in results]}, indent=2))
+    device = distributed.setup(cfg.device)  # joins the process group under torchrun
+    try:
+        if device is not None:
+            cfg = PipelineConfig(**{**asdict(cfg), "device": str(device)})
+            _say(f"distributed: {distributed.world()[1]} processes, backend {distributed.dist.get_backend()}")
+        model, _ = stage0(cfg, num_classes=len(classes.DRONEDEPLOY))
+        if distributed.is_main():
+            save_checkpoint(out / "stage0" / "init.pt", model, config=asdict(cfg), class_names=classes.DRONEDEPLOY.names)
+        results = [train_stage(1, model, cfg, resume=resume)]
+        stage2_model, _ = stage2_start(cfg, results[0].checkpoint)
+        results.append(train_stage(2, stage2_model, cfg, resume=resume))
+        _say(format_table(results))
+        if distributed.is_main():
+            (out / "results.json").write_text(json.dumps(
+                {"config": asdict(cfg), "fast_mode": fast_mode(), "processes": distributed.world()[1],
+                 "stages": [asdict(r) for r in results]}, indent=2))
+    finally:
+        distributed.cleanup()
     return results
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import distributed
 from .classes import IGNORE_INDEX
 from .metrics import ConfusionMatrix
 from .model import load_checkpoint, save_checkpoint
@@ -47,6 +48,7 @@ class TrainConfig:
     out_dir: str | None = None  # where best.pt / last.pt go (None = no checkpoints)
     max_steps: int | None = None  # stop each epoch after this many steps (quick runs)
     progress: bool = True
+    aux_weight: float = 0.4  # weight of auxiliary-head losses (models that return several logits)
 
 
 # --- device and precision, decided once ------------------------------------------------
@@ -130,7 +132,11 @@ def _to_device(images, masks, device, channels_last):
 
 # --- one epoch, evaluation -------------------------------------------------------------
 def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch) -> dict:
-    """One pass over ``loader``; returns mean loss, images/s and the last learning rate."""
+    """One pass over ``loader``; returns mean loss, images/s and the last learning rate.
+
+    A model that returns several logits in training (main head first, then auxiliary heads, as
+    BiSeNetV2 does) is trained on main loss + ``config.aux_weight`` x each auxiliary loss."""
+    num_classes = getattr(model, "module", model).num_classes  # unwrap DistributedDataParallel
     model.train()
     total_loss, images_seen, start = 0.0, 0, time.perf_counter()
     steps = len(loader) if config.max_steps is None else min(len(loader), config.max_steps)
@@ -139,13 +145,16 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
         if step >= steps:
             break
         labelled = masks[masks != IGNORE_INDEX]
-        if labelled.numel() and (int(labelled.max()) >= model.num_classes or int(labelled.min()) < 0):
-            raise ValueError(f"labels hold class {int(labelled.max())} but the model has {model.num_classes} classes "
+        if labelled.numel() and (int(labelled.max()) >= num_classes or int(labelled.min()) < 0):
+            raise ValueError(f"labels hold class {int(labelled.max())} but the model has {num_classes} classes "
                              "(wrong target taxonomy or checkpoint?)")
         images, masks = _to_device(images, masks, device, config.channels_last)
         with autocast(device, dtype):
-            logits = model(images)
+            outputs = model(images)
+            logits, aux = (outputs[0], outputs[1:]) if isinstance(outputs, tuple) else (outputs, ())
             loss = loss_fn(logits.float(), masks)
+            for extra in aux:
+                loss = loss + config.aux_weight * loss_fn(extra.float(), masks)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"the loss became {loss.item()} at epoch {epoch}, step {step}: training stopped. "
@@ -164,6 +173,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{images_seen / (time.perf_counter() - start):.1f}", refresh=False)
     seconds = time.perf_counter() - start
+    total_loss, images_seen = distributed.all_sum(torch.tensor([total_loss, float(images_seen)])).tolist()
     return {"train_loss": total_loss / max(images_seen, 1), "images_per_s": images_seen / seconds,
             "lr": optimizer.param_groups[0]["lr"], "train_seconds": seconds}
 
@@ -193,9 +203,11 @@ def evaluate(model, loader, num_classes: int, *, device=None, loss_fn=None, amp:
             total_loss += loss_fn(logits.float(), masks).item() * images.shape[0]
         n += images.shape[0]
         confusion.update(logits.argmax(1), masks)
+    distributed.all_sum(confusion.matrix)  # with several processes, each saw its share
+    total_loss, n = distributed.all_sum(torch.tensor([total_loss, float(n)])).tolist()
     result = confusion.compute()
     result["loss"] = total_loss / n if (n and loss_fn is not None) else float("nan")
-    result["seconds_per_image"] = forward_seconds / max(n, 1)
+    result["seconds_per_image"] = forward_seconds * distributed.world()[1] / max(n, 1)
     result["confusion"] = confusion.matrix.cpu().tolist()
     return result
 
@@ -210,7 +222,9 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
     """Train ``model`` and return the history: one dict per epoch (losses, mIoU, IoU, lr, time).
 
     With ``config.out_dir`` set, ``last.pt`` and ``best.pt`` are written after every epoch, and
-    ``resume=True`` continues from ``last.pt`` when it exists.
+    ``resume=True`` continues from ``last.pt`` when it exists. Under torchrun (see ``distributed``)
+    the model is wrapped in DistributedDataParallel, losses and metrics are summed over processes,
+    and only rank 0 prints and writes.
     """
     config = config or TrainConfig()
     set_seed(config.seed)
@@ -221,6 +235,8 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
 
+    net = distributed.wrap(model, device)  # DistributedDataParallel under torchrun, else the model
+    main = distributed.is_main()  # only rank 0 prints and writes files
     weight = torch.tensor(config.class_weights, dtype=torch.float32, device=device) if config.class_weights else None
     loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE_INDEX)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -240,11 +256,14 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
             scaler.load_state_dict(state["scaler"])
         history, start_epoch = state["history"], state["epoch"] + 1
         best = max((_or_minus_inf(h["val_miou"]) for h in history), default=-1.0)
-        print(f"resumed from {out / 'last.pt'} after epoch {state['epoch']}")
+        if main:
+            print(f"resumed from {out / 'last.pt'} after epoch {state['epoch']}")
 
     for epoch in range(start_epoch, config.epochs + 1):
         _reseed_epoch(train_loader, config.seed, epoch)
-        stats = train_one_epoch(model, train_loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch)
+        if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):  # DistributedSampler
+            train_loader.sampler.set_epoch(epoch)
+        stats = train_one_epoch(net, train_loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch)
         val = evaluate(model, val_loader, num_classes, device=device, loss_fn=loss_fn, amp=config.amp,
                        channels_last=config.channels_last)
         if val["pixels"] == 0:
@@ -252,13 +271,15 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
         row = {"epoch": epoch, **stats, "val_loss": val["loss"], "val_miou": val["miou"],
                "val_iou": val["iou"], "val_pixel_accuracy": val["pixel_accuracy"]}
         history.append(row)
-        print(f"epoch {epoch}/{config.epochs}  train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
-              f"val mIoU {row['val_miou']:.3f}  ({stats['train_seconds']:.0f} s, {stats['images_per_s']:.1f} img/s)")
-        if out is not None:
+        if main:
+            print(f"epoch {epoch}/{config.epochs}  train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
+                  f"val mIoU {row['val_miou']:.3f}  ({stats['train_seconds']:.0f} s, {stats['images_per_s']:.1f} img/s)")
+        if out is not None and main:
             common = dict(epoch=epoch, config=asdict(config), class_names=class_names, history=history,
                           metrics={"val_miou": val["miou"], "val_loss": val["loss"], "val_iou": val["iou"]})
             if _or_minus_inf(val["miou"]) > best:
                 best = val["miou"]
                 save_checkpoint(out / "best.pt", model, **common)
             save_checkpoint(out / "last.pt", model, optimizer=optimizer, scaler=scaler, scheduler=scheduler, **common)
+        distributed.barrier()  # the other ranks wait until the checkpoints are on disk
     return history

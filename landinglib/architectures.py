@@ -1,0 +1,244 @@
+"""The two other architectures of the course: ``fast`` (our own design) and ``accurate`` (BiSeNetV2).
+
+``FastSegNet`` ("fast") spends compute where a CPU is fast and context is cheap: the image is
+downsampled early (two strided convs), the body is depthwise-separable at 1/8 resolution with
+dilations and a global-context term (a receptive field far beyond ultra-fast's 33 px), and a real
+skip connection brings 1/4-resolution features back to sharpen edges before the classifier.
+
+``BiSeNetV2`` ("accurate") follows the BiSeNetV2 paper: a detail branch (wide, shallow, 1/8), a
+semantic branch (stem, gather-and-expand layers, context embedding, 1/32), bilateral guided
+aggregation, and a segmentation head; four auxiliary heads are used in training only. Module and
+parameter names and shapes follow the widely used public PyTorch implementation, so its published
+Cityscapes checkpoint loads with every key matched (``data/pretrained/README.md``).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+# --- fast -------------------------------------------------------------------------------
+def _conv_bn(c_in: int, c_out: int, k: int = 3, stride: int = 1, dilation: int = 1, groups: int = 1, relu: bool = True):
+    layers = [nn.Conv2d(c_in, c_out, k, stride, dilation * (k // 2), dilation, groups, bias=False), nn.BatchNorm2d(c_out)]
+    return nn.Sequential(*layers, nn.ReLU(inplace=True)) if relu else nn.Sequential(*layers)
+
+
+class SeparableBlock(nn.Module):
+    """Depthwise 3x3 (optionally dilated or strided) + pointwise 1x1, residual when shapes allow."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, dilation: int = 1):
+        super().__init__()
+        self.depthwise = _conv_bn(c_in, c_in, 3, stride, dilation, groups=c_in)
+        self.pointwise = _conv_bn(c_in, c_out, 1, relu=False)
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x):
+        y = self.pointwise(self.depthwise(x))
+        return F.relu(y + x if self.residual else y)
+
+
+class FastSegNet(nn.Module):
+    """"fast": early downsampling, separable body at 1/8 with context, a 1/4 skip; output stride 4."""
+
+    def __init__(self, num_classes: int = 4):
+        super().__init__()
+        self.num_classes = num_classes
+        self.stem = nn.Sequential(_conv_bn(3, 24, stride=2), _conv_bn(24, 48, stride=2))  # 1/4
+        self.down = SeparableBlock(48, 96, stride=2)  # 1/8
+        self.body = nn.Sequential(SeparableBlock(96, 96), SeparableBlock(96, 96, dilation=2),
+                                  SeparableBlock(96, 96, dilation=4), SeparableBlock(96, 96, dilation=8))
+        self.context = _conv_bn(96, 96, 1)  # global average -> added everywhere
+        self.skip = _conv_bn(48, 32, 1)
+        self.fuse = SeparableBlock(96 + 32, 64)
+        self.classifier = nn.Conv2d(64, num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        quarter = self.stem(x)
+        deep = self.body(self.down(quarter))
+        deep = deep + self.context(deep.mean((2, 3), keepdim=True))
+        deep = F.interpolate(deep, size=quarter.shape[-2:], mode="bilinear", align_corners=False)
+        logits = self.classifier(self.fuse(torch.cat([deep, self.skip(quarter)], 1)))
+        return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+# --- accurate: BiSeNetV2 ----------------------------------------------------------------
+class ConvBNReLU(nn.Module):
+    """conv -> bn -> relu with named parts (``conv``, ``bn``), as the reference names them."""
+
+    def __init__(self, c_in: int, c_out: int, k: int = 3, stride: int = 1, padding: int | None = None):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, k, stride, k // 2 if padding is None else padding, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.bn(self.conv(x)))
+
+
+def _dw(c_in: int, c_out: int, stride: int = 1):
+    return nn.Conv2d(c_in, c_out, 3, stride, 1, groups=c_in, bias=False)
+
+
+def _pw(c_in: int, c_out: int):
+    return nn.Conv2d(c_in, c_out, 1, bias=False)
+
+
+class DetailBranch(nn.Module):
+    """Wide and shallow: three stages of 3x3 convs, output 128 channels at 1/8."""
+
+    def __init__(self):
+        super().__init__()
+        self.S1 = nn.Sequential(ConvBNReLU(3, 64, stride=2), ConvBNReLU(64, 64))
+        self.S2 = nn.Sequential(ConvBNReLU(64, 64, stride=2), ConvBNReLU(64, 64), ConvBNReLU(64, 64))
+        self.S3 = nn.Sequential(ConvBNReLU(64, 128, stride=2), ConvBNReLU(128, 128), ConvBNReLU(128, 128))
+
+    def forward(self, x):
+        return self.S3(self.S2(self.S1(x)))
+
+
+class StemBlock(nn.Module):
+    """1/4 resolution fast: a strided conv, then a conv path and a max-pool path, fused."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = ConvBNReLU(3, 16, stride=2)
+        self.left = nn.Sequential(ConvBNReLU(16, 8, 1, padding=0), ConvBNReLU(8, 16, stride=2))
+        self.right = nn.MaxPool2d(3, 2, 1)
+        self.fuse = ConvBNReLU(32, 16)
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.fuse(torch.cat([self.left(x), self.right(x)], 1))
+
+
+class CEBlock(nn.Module):
+    """Context embedding: global average pooling, added back to every position."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(128)
+        self.conv_gap = ConvBNReLU(128, 128, 1, padding=0)
+        self.conv_last = ConvBNReLU(128, 128)
+
+    def forward(self, x):
+        return self.conv_last(self.conv_gap(self.bn(x.mean((2, 3), keepdim=True))) + x)
+
+
+class GELayerS1(nn.Module):
+    """Gather-and-expand, stride 1: 3x3 conv, depthwise expansion x6, 1x1 projection, residual."""
+
+    def __init__(self, c_in: int, c_out: int, expand: int = 6):
+        super().__init__()
+        mid = c_in * expand
+        self.conv1 = ConvBNReLU(c_in, c_in)
+        self.dwconv = nn.Sequential(_dw(c_in, mid), nn.BatchNorm2d(mid), nn.ReLU(inplace=True))
+        self.conv2 = nn.Sequential(_pw(mid, c_out), nn.BatchNorm2d(c_out))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.conv2(self.dwconv(self.conv1(x))) + x)
+
+
+class GELayerS2(nn.Module):
+    """Gather-and-expand, stride 2, with a depthwise-separable shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, expand: int = 6):
+        super().__init__()
+        mid = c_in * expand
+        self.conv1 = ConvBNReLU(c_in, c_in)
+        self.dwconv1 = nn.Sequential(_dw(c_in, mid, stride=2), nn.BatchNorm2d(mid))
+        self.dwconv2 = nn.Sequential(_dw(mid, mid), nn.BatchNorm2d(mid), nn.ReLU(inplace=True))
+        self.conv2 = nn.Sequential(_pw(mid, c_out), nn.BatchNorm2d(c_out))
+        self.shortcut = nn.Sequential(_dw(c_in, c_in, stride=2), nn.BatchNorm2d(c_in), _pw(c_in, c_out), nn.BatchNorm2d(c_out))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.conv2(self.dwconv2(self.dwconv1(self.conv1(x)))) + self.shortcut(x))
+
+
+class SegmentBranch(nn.Module):
+    """Narrow and deep: stem (1/4), GE layers to 1/8, 1/16, 1/32, context embedding."""
+
+    def __init__(self):
+        super().__init__()
+        self.S1S2 = StemBlock()
+        self.S3 = nn.Sequential(GELayerS2(16, 32), GELayerS1(32, 32))
+        self.S4 = nn.Sequential(GELayerS2(32, 64), GELayerS1(64, 64))
+        self.S5_4 = nn.Sequential(GELayerS2(64, 128), GELayerS1(128, 128), GELayerS1(128, 128), GELayerS1(128, 128))
+        self.S5_5 = CEBlock()
+
+    def forward(self, x):
+        f2 = self.S1S2(x)
+        f3 = self.S3(f2)
+        f4 = self.S4(f3)
+        f5_4 = self.S5_4(f4)
+        return f2, f3, f4, f5_4, self.S5_5(f5_4)
+
+
+class BGALayer(nn.Module):
+    """Bilateral guided aggregation: each branch gates the other, at both resolutions."""
+
+    def __init__(self):
+        super().__init__()
+        self.left1 = nn.Sequential(_dw(128, 128), nn.BatchNorm2d(128), _pw(128, 128))
+        self.left2 = nn.Sequential(nn.Conv2d(128, 128, 3, 2, 1, bias=False), nn.BatchNorm2d(128), nn.AvgPool2d(3, 2, 1))
+        self.right1 = nn.Sequential(nn.Conv2d(128, 128, 3, 1, 1, bias=False), nn.BatchNorm2d(128))
+        self.right2 = nn.Sequential(_dw(128, 128), nn.BatchNorm2d(128), _pw(128, 128))
+        self.conv = nn.Sequential(nn.Conv2d(128, 128, 3, 1, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=True))
+
+    def forward(self, detail, semantic):
+        size = detail.shape[-2:]
+        left = self.left1(detail) * torch.sigmoid(F.interpolate(self.right1(semantic), size=size))
+        right = self.left2(detail) * torch.sigmoid(self.right2(semantic))
+        return self.conv(left + F.interpolate(right, size=size))
+
+
+class SegmentHead(nn.Module):
+    """3x3 conv, dropout, 1x1 to classes x up^2 and pixel shuffle (x ``up``) back to full size."""
+
+    def __init__(self, c_in: int, mid: int, num_classes: int, up: int = 8, aux: bool = True):
+        super().__init__()
+        self.conv = ConvBNReLU(c_in, mid)
+        self.drop = nn.Dropout(0.1)
+        out = num_classes * up * up
+        layers = [ConvBNReLU(mid, up * up), nn.Conv2d(up * up, out, 1)] if aux else [nn.Conv2d(mid, out, 1)]
+        self.conv_out = nn.Sequential(*layers, nn.PixelShuffle(up))
+
+    def forward(self, x):
+        return self.conv_out(self.drop(self.conv(x)))
+
+
+class BiSeNetV2(nn.Module):
+    """"accurate": in training mode returns (logits, aux2, aux3, aux4, aux5_4); in eval mode logits.
+
+    Input sides must be divisible by 32.
+    """
+
+    output_stride = 8
+
+    def __init__(self, num_classes: int = 4, aux: bool = True):
+        super().__init__()
+        self.num_classes = num_classes
+        self.detail = DetailBranch()
+        self.segment = SegmentBranch()
+        self.bga = BGALayer()
+        self.head = SegmentHead(128, 1024, num_classes, up=8, aux=False)
+        if aux:
+            self.aux2 = SegmentHead(16, 128, num_classes, up=4)
+            self.aux3 = SegmentHead(32, 128, num_classes, up=8)
+            self.aux4 = SegmentHead(64, 128, num_classes, up=16)
+            self.aux5_4 = SegmentHead(128, 128, num_classes, up=32)
+        self.aux = aux
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor):
+        f2, f3, f4, f5_4, semantic = self.segment(x)
+        logits = self.head(self.bga(self.detail(x), semantic))
+        if self.training and self.aux:
+            return logits, self.aux2(f2), self.aux3(f3), self.aux4(f4), self.aux5_4(f5_4)
+        return logits

@@ -1,0 +1,76 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from landinglib import train
+from landinglib.architectures import BiSeNetV2, FastSegNet
+from landinglib.model import build_model, count_macs, count_parameters, load_weights, save_checkpoint
+
+# Names and shapes of the state dict of the widely used public PyTorch BiSeNetV2 (19 Cityscapes
+# classes, auxiliary heads included) -- the layout of its published checkpoint. Data, not code.
+REFERENCE = json.loads((Path(__file__).parent / "data" / "bisenetv2_reference_state_dict.json").read_text())
+
+
+def test_accurate_state_dict_matches_the_reference_naming():
+    ours = [[name, list(t.shape)] for name, t in BiSeNetV2(19).state_dict().items()]
+    assert len(REFERENCE) == 383
+    assert ours == REFERENCE
+
+
+def test_accurate_parameter_counts():
+    assert count_parameters(BiSeNetV2(19)) == 27_709_152  # with the auxiliary heads, as trained
+    assert count_parameters(BiSeNetV2(19, aux=False)) == 4_585_552
+
+
+def test_reference_checkpoint_loads_with_every_key_matched_then_heads_are_replaced(tmp_path):
+    torch.manual_seed(0)
+    cityscapes = {name: torch.randn(shape) for name, shape in REFERENCE}  # stands in for the real file
+    torch.save(cityscapes, tmp_path / "bisenetv2_city.pth")
+    same = build_model("accurate", 19)
+    report = load_weights(same, tmp_path / "bisenetv2_city.pth")
+    assert not report.new and not report.dropped and len(report.matched) == 383
+    landing = build_model("accurate", 4)
+    report = load_weights(landing, tmp_path / "bisenetv2_city.pth")
+    class_layers = {"head.conv_out.0.weight", "head.conv_out.0.bias"} | {
+        f"aux{k}.conv_out.1.{p}" for k in ("2", "3", "4", "5_4") for p in ("weight", "bias")}
+    assert set(report.new) == class_layers == set(report.dropped)
+    assert torch.equal(landing.detail.S1[0].conv.weight, cityscapes["detail.S1.0.conv.weight"])
+
+
+@pytest.mark.parametrize("name", ["ultra-fast", "fast", "accurate"])
+def test_every_architecture_gives_logits_at_input_size(name):
+    model = build_model(name, 4).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 96, 160))
+    assert out.shape == (2, 4, 96, 160) and model.arch == name
+
+
+def test_accurate_returns_auxiliary_logits_in_training_and_the_loop_uses_them():
+    model = build_model("accurate", 3).train()
+    outs = model(torch.randn(2, 3, 64, 64))
+    assert isinstance(outs, tuple) and len(outs) == 5 and all(o.shape == (2, 3, 64, 64) for o in outs)
+    batch = [(torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 64, 64)))]
+    history = train.fit(model, batch, batch, train.TrainConfig(epochs=1, progress=False, device="cpu"))
+    assert history[0]["train_loss"] > 0 and not model.training
+
+
+def test_fast_is_lighter_than_ultra_fast():
+    fast, ultra = FastSegNet(4), build_model("ultra-fast", 4)
+    assert count_parameters(fast) < count_parameters(ultra) / 3
+    assert count_macs(fast) < count_macs(ultra) / 5
+
+
+def test_checkpoint_of_one_architecture_is_refused_by_another(tmp_path):
+    path = save_checkpoint(tmp_path / "fast.pt", build_model("fast", 4))
+    with pytest.raises(ValueError, match="architecture 'fast'.*build_model\\('fast'\\)"):
+        load_weights(build_model("ultra-fast", 4), path)
+
+
+def test_onnx_export_of_the_other_architectures(tmp_path):
+    from landinglib import export
+
+    for name in ("fast", "accurate"):
+        report = export.to_onnx(build_model(name, 4).eval(), tmp_path / f"{name}.onnx", size=128)
+        assert report["max_abs_diff"] < export.TOLERANCE
