@@ -57,6 +57,10 @@ def _train(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     cfg = PipelineConfig.fast(**settings) if args.fast else PipelineConfig(**settings)
+    if cfg.batch_size < 2:
+        raise ValueError(f"--batch-size {cfg.batch_size}: BatchNorm needs at least 2 images per batch")
+    if cfg.size % 32:
+        raise ValueError(f"--size {cfg.size}: training crops must be a multiple of 32 (e.g. 256)")
     start = time.perf_counter()
     run(cfg, resume=args.resume)
     if int(os.environ.get("RANK", "0")) == 0:

@@ -195,15 +195,19 @@ class BGALayer(nn.Module):
 
 
 class SegmentHead(nn.Module):
-    """3x3 conv, dropout, 1x1 to classes x up^2 and pixel shuffle (x ``up``) back to full size."""
+    """3x3 conv, dropout, (auxiliary heads: x2 upsampling and a 3x3 conv), 1x1 to classes, bilinear
+    upsampling back to the input size (x ``up`` in total)."""
 
     def __init__(self, c_in: int, mid: int, num_classes: int, up: int = 8, aux: bool = True):
         super().__init__()
         self.conv = ConvBNReLU(c_in, mid)
         self.drop = nn.Dropout(0.1)
-        out = num_classes * up * up
-        layers = [ConvBNReLU(mid, up * up), nn.Conv2d(up * up, out, 1)] if aux else [nn.Conv2d(mid, out, 1)]
-        self.conv_out = nn.Sequential(*layers, nn.PixelShuffle(up))
+        mid2 = up * up if aux else mid
+        self.conv_out = nn.Sequential(
+            nn.Sequential(nn.Upsample(scale_factor=2), ConvBNReLU(mid, mid2)) if aux else nn.Identity(),
+            nn.Conv2d(mid2, num_classes, 1, bias=True),
+            nn.Upsample(scale_factor=up // 2 if aux else up, mode="bilinear", align_corners=False),
+        )
 
     def forward(self, x):
         return self.conv_out(self.drop(self.conv(x)))

@@ -44,12 +44,14 @@ def setup(device: str = "auto") -> torch.device | None:
     return torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
 
 
-def cleanup() -> None:
-    """Leave the process group once every rank is done (a rank that leaves while another is still
-    talking to it can make the other abort at exit)."""
+def cleanup(success: bool = True) -> None:
+    """Leave the process group. After success, wait for every rank first (a rank that leaves while
+    another still talks to it can make that one abort at exit). After an error, leave at once: no
+    collective, so this process exits and torchrun stops the others instead of them hanging."""
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+        if success:
+            dist.barrier()
+            dist.destroy_process_group()
 
 
 def barrier() -> None:
@@ -86,8 +88,11 @@ def shard(loader: DataLoader, train: bool, seed: int = 0) -> DataLoader:
     if size == 1:
         return loader
     if train:
+        if loader.batch_size % size or loader.batch_size // size < 2:
+            raise ValueError(f"batch size {loader.batch_size} must split into {size} processes of at least 2 images "
+                             f"(BatchNorm needs 2); use --batch-size {2 * size} or another multiple of {size}")
         sampler = DistributedSampler(loader.dataset, size, rank, shuffle=True, seed=seed, drop_last=True)
-        batch = max(1, loader.batch_size // size)
+        batch = loader.batch_size // size
     else:
         sampler, batch = _Strided(len(loader.dataset), rank, size), loader.batch_size
     return DataLoader(loader.dataset, batch_size=batch, sampler=sampler, drop_last=train,

@@ -143,10 +143,14 @@ def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
     out.mkdir(parents=True, exist_ok=True)
     resolve_device(cfg.device)  # fail early on --device cuda without CUDA
     device = distributed.setup(cfg.device)  # joins the process group under torchrun
+    success = False
     try:
         if device is not None:
             cfg = PipelineConfig(**{**asdict(cfg), "device": str(device)})
             _say(f"distributed: {distributed.world()[1]} processes, backend {distributed.dist.get_backend()}")
+            if distributed.is_main():  # rank 0 generates and caches the data; the others wait for it
+                loaders_for(1, cfg), loaders_for(2, cfg)
+            distributed.barrier()
         model, _ = stage0(cfg, num_classes=len(classes.DRONEDEPLOY))
         if distributed.is_main():
             save_checkpoint(out / "stage0" / "init.pt", model, config=asdict(cfg), class_names=classes.DRONEDEPLOY.names)
@@ -158,8 +162,9 @@ def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
             (out / "results.json").write_text(json.dumps(
                 {"config": asdict(cfg), "fast_mode": fast_mode(), "processes": distributed.world()[1],
                  "stages": [asdict(r) for r in results]}, indent=2))
+        success = True
     finally:
-        distributed.cleanup()
+        distributed.cleanup(success)
     return results
 
 

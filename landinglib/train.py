@@ -259,8 +259,9 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
         if main:
             print(f"resumed from {out / 'last.pt'} after epoch {state['epoch']}")
 
+    rank = distributed.world()[0]
     for epoch in range(start_epoch, config.epochs + 1):
-        _reseed_epoch(train_loader, config.seed, epoch)
+        _reseed_epoch(train_loader, config.seed + 7919 * rank, epoch)  # each process augments differently
         if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):  # DistributedSampler
             train_loader.sampler.set_epoch(epoch)
         stats = train_one_epoch(net, train_loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch)

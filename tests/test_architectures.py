@@ -20,8 +20,8 @@ def test_accurate_state_dict_matches_the_reference_naming():
 
 
 def test_accurate_parameter_counts():
-    assert count_parameters(BiSeNetV2(19)) == 27_709_152  # with the auxiliary heads, as trained
-    assert count_parameters(BiSeNetV2(19, aux=False)) == 4_585_552
+    assert count_parameters(BiSeNetV2(19)) == 5_231_487  # with the auxiliary heads, as trained
+    assert count_parameters(BiSeNetV2(19, aux=False)) == 3_358_627
 
 
 def test_reference_checkpoint_loads_with_every_key_matched_then_heads_are_replaced(tmp_path):
@@ -33,7 +33,7 @@ def test_reference_checkpoint_loads_with_every_key_matched_then_heads_are_replac
     assert not report.new and not report.dropped and len(report.matched) == 383
     landing = build_model("accurate", 4)
     report = load_weights(landing, tmp_path / "bisenetv2_city.pth")
-    class_layers = {"head.conv_out.0.weight", "head.conv_out.0.bias"} | {
+    class_layers = {"head.conv_out.1.weight", "head.conv_out.1.bias"} | {
         f"aux{k}.conv_out.1.{p}" for k in ("2", "3", "4", "5_4") for p in ("weight", "bias")}
     assert set(report.new) == class_layers == set(report.dropped)
     assert torch.equal(landing.detail.S1[0].conv.weight, cityscapes["detail.S1.0.conv.weight"])
