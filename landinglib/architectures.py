@@ -219,8 +219,6 @@ class BiSeNetV2(nn.Module):
     Input sides must be divisible by 32.
     """
 
-    output_stride = 8
-
     def __init__(self, num_classes: int = 4, aux: bool = True):
         super().__init__()
         self.num_classes = num_classes

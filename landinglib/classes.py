@@ -104,7 +104,6 @@ DRONEDEPLOY_TO_LANDING = np.full(256, IGNORE_INDEX, np.uint8)
 classes (Building, Vegetation -> Caution; Ground -> Safe; Car -> Danger; Clutter, Water -> Background)."""
 DRONEDEPLOY_TO_LANDING[:6] = (2, 0, 2, 0, 1, 3)
 
-TAXONOMIES = {t.name: t for t in (DRONEDEPLOY_LABELS, DRONEDEPLOY, UDD6, LANDING)}
 
 
 # --- codecs ----------------------------------------------------------------------------

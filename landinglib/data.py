@@ -359,16 +359,18 @@ def _hashed_split(name: str, seed: int, val: float = 0.15, test: float = 0.15) -
     return "test" if u < test else "val" if u < test + val else "train"
 
 
+def window_starts(length: int, size: int, stride: int) -> list[int]:
+    """Start offsets of windows of ``size`` every ``stride`` pixels covering ``length``; the last
+    window ends flush with the border (one window at 0 when ``length <= size``)."""
+    if length <= size:
+        return [0]
+    out = list(range(0, length - size + 1, stride))
+    return out + [length - size] if out[-1] != length - size else out
+
+
 def _chip_grid(shape: tuple[int, int], chip: int, overlap: int) -> list[tuple[int, int]]:
     stride = chip - overlap
-
-    def starts(length: int) -> list[int]:
-        if length <= chip:
-            return [0]
-        out = list(range(0, length - chip + 1, stride))
-        return out + [length - chip] if out[-1] != length - chip else out
-
-    return [(y, x) for y in starts(shape[0]) for x in starts(shape[1])]
+    return [(y, x) for y in window_starts(shape[0], chip, stride) for x in window_starts(shape[1], chip, stride)]
 
 
 def _writable(folder: Path) -> Path:

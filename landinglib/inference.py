@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from .data import IMAGENET_MEAN, IMAGENET_STD
+from .data import IMAGENET_MEAN, IMAGENET_STD, window_starts
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -21,13 +21,6 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
     x = (image.astype(np.float32) / 255.0 - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
     return torch.from_numpy(x.transpose(2, 0, 1).copy())
-
-
-def _starts(length: int, tile: int, stride: int) -> list[int]:
-    if length <= tile:
-        return [0]
-    out = list(range(0, length - tile + 1, stride))
-    return out + [length - tile] if out[-1] != length - tile else out
 
 
 def _window(tile: int) -> np.ndarray:
@@ -55,7 +48,8 @@ def predict_tiled(model: torch.nn.Module, image: np.ndarray, *, scale: float = 1
     x = to_tensor(np.pad(small, ((0, ph - sh), (0, pw - sw), (0, 0)), mode="reflect"))
     device = next(model.parameters()).device
     model.eval()
-    positions = [(y, xx) for y in _starts(ph, tile, tile - overlap) for xx in _starts(pw, tile, tile - overlap)]
+    stride = tile - overlap
+    positions = [(y, xx) for y in window_starts(ph, tile, stride) for xx in window_starts(pw, tile, stride)]
     window = torch.from_numpy(_window(tile))
     probs = weights = None
     for i in range(0, len(positions), batch_size):

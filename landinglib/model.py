@@ -37,8 +37,6 @@ class ConvBNReLU(nn.Sequential):
 class UltraFastBiSeNet(nn.Module):
     """The course's reference network: (N, 3, H, W) -> logits (N, C, H, W), H and W divisible by 4."""
 
-    output_stride = 4
-
     def __init__(self, num_classes: int = 4):
         super().__init__()
         self.num_classes = num_classes

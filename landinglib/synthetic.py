@@ -24,7 +24,7 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -635,11 +635,6 @@ def _scene_splits(n: int, seed: int, val: float = 0.15, test: float = 0.15) -> l
     for k, i in enumerate(order):
         split[i] = "test" if k < n_test else "val" if k < n_test + n_val else "train"
     return split
-
-
-def style_settings(style: str) -> dict:
-    """The drawing parameters of a style as a plain dict (for display)."""
-    return asdict(STYLES[style])
 
 
 FAST_SETTINGS = {

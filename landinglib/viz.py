@@ -258,9 +258,15 @@ class MaskBrowser:
 
     def probabilities(self, model_name: str, index: int) -> np.ndarray:
         """(C, H, W) class probabilities, computed once per (model, image)."""
+        return self._prediction(model_name, index)["probs"]
+
+    def _prediction(self, model_name: str, index: int) -> dict:
+        """Probabilities, mask and (on first request) landing sites of one (model, image), cached:
+        moving a slider or toggling a class redraws without re-running the network or the finder."""
         key = (model_name, index)
         if key not in self._cache:
-            self._cache[key] = self._predict(self.models[model_name], self.images[index])
+            probs = self._predict(self.models[model_name], self.images[index])
+            self._cache[key] = {"probs": probs, "mask": probs.argmax(0).astype(np.uint8), "sites": None}
             self.predictions += 1
         return self._cache[key]
 
@@ -285,8 +291,8 @@ class MaskBrowser:
         from .landing import find_landing_sites
 
         image = self.images[self.index.value]
-        probs = self.probabilities(self.model.value, self.index.value)
-        mask = probs.argmax(0).astype(np.uint8)
+        prediction = self._prediction(self.model.value, self.index.value)
+        mask = prediction["mask"]
         if self.show_truth.value and self.truths is not None:
             mask = np.asarray(self.truths[self.index.value]).astype(np.uint8)
         hidden = [i for i, box in enumerate(self.class_boxes) if not box.value]
@@ -294,7 +300,10 @@ class MaskBrowser:
         picture = overlay(image, shown, self.taxonomy, self.opacity.value)
         text = f"image {self.index.value}, model <b>{self.model.value}</b>"
         if self.show_sites.value:
-            sites = find_landing_sites(probs.argmax(0), gsd_m=self.gsd_m, drone_radius_m=self.drone_radius_m, probs=probs)
+            if prediction["sites"] is None:
+                prediction["sites"] = find_landing_sites(prediction["mask"], gsd_m=self.gsd_m,
+                                                         drone_radius_m=self.drone_radius_m, probs=prediction["probs"])
+            sites = prediction["sites"]
             picture = draw_landing_sites(picture, sites, self.gsd_m)
             text += f"; {len(sites)} landing site(s)" if sites else "; no safe landing site"
         self.image.value = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))[1].tobytes()

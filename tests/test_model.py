@@ -27,6 +27,10 @@ def test_output_has_input_resolution(shape):
     assert out.shape == (shape[0], 4, shape[2], shape[3])
 
 
+def test_receptive_field_and_output_stride():
+    assert M.receptive_field(UltraFastBiSeNet(4)) == (33, 4)  # 1 + 2 + 2*2 + 2*4 * 4 convs at stride 4
+
+
 def test_build_model_rejects_unknown_name():
     with pytest.raises(ValueError, match="unknown architecture 'tiny'"):
         build_model("tiny")

@@ -112,6 +112,10 @@ def test_mask_browser_opacity_classes_sites_and_truth():
     assert tuple(hidden[30, 40]) == (10, 10, 10)
     with_sites = browser.update(classes=[True] * 4, show_sites=True)
     assert "landing site" in browser.info.value and not np.array_equal(with_sites, coloured)
+    sites = browser._prediction("a", 0)["sites"]
+    browser.update(classes=[True, True, False, True])
+    assert sites and browser._prediction("a", 0)["sites"] is sites  # not searched again
+    browser.update(classes=[True] * 4)
     truth = browser.update(show_sites=False, show_truth=True)
     assert tuple(truth[30, 40]) == classes.LANDING.colors[3]
     with pytest.raises(ValueError, match="at least one image"):
