@@ -1,0 +1,437 @@
+"""From a ``World`` and a ``Camera`` to an image and its label, pixel for pixel.
+
+1. *Maps* (top view, metres -> px): the ground's albedo and semantic codes, road markings,
+   and a *roof layer* with every roof, car top and box top painted at its footprint.
+2. *Light*: a sun (elevation, azimuth, colour) and a sky; cast shadows are polygons swept along
+   the sun on the ground and on lower roofs.
+3. *Projection*: the ground map and each roof are warped by the homography of their plane;
+   walls are textured quads; trees are clusters of lit crowns; nearer things are painted last.
+   Sky fills what no ray of the ground reaches.
+4. *The camera*: haze with distance, exposure, white balance, vignetting, lens distortion, blur,
+   sensor noise, JPEG. None of these moves a label; the lens distortion warps both.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import textures as tx
+from .camera import Camera
+from .city import World
+from .styles import CAR, CLUTTER, FACADE, ROOF, SKY, SOIL, TREE, Style
+
+SHIFT = 4  # sub-pixel precision of cv2.fillPoly (coordinates x 16)
+
+
+@dataclass
+class Light:
+    kind: str
+    elevation: float  # radians
+    azimuth: float  # radians; the direction the sun shines *from*
+    sun_rgb: np.ndarray  # multiplier of lit surfaces
+    shadow: float  # brightness of shadow relative to sun (0..1)
+    shadow_rgb: np.ndarray  # tint of shadow (blue sky light)
+    haze_rgb: np.ndarray
+    visibility: float  # metres
+
+    @property
+    def shadow_vector(self) -> np.ndarray:
+        """Ground offset of a shadow per metre of height (points away from the sun)."""
+        return -np.array([math.cos(self.azimuth), math.sin(self.azimuth)]) / math.tan(self.elevation)
+
+
+def make_light(style: Style, rng: np.random.Generator) -> Light:
+    kind = style.lightings[int(rng.integers(len(style.lightings)))]
+    u = rng.uniform
+    elevation = {"sunny": (25, 72), "hazy": (20, 60), "overcast": (30, 80), "golden": (7, 16)}[kind]
+    shadow = {"sunny": (0.28, 0.5), "hazy": (0.45, 0.65), "overcast": (0.8, 0.92), "golden": (0.22, 0.4)}[kind]
+    visibility = {"sunny": (900, 5000), "hazy": (250, 900), "overcast": (500, 2500), "golden": (500, 2500)}[kind]
+    warm = u(-0.06, 0.1) if kind != "golden" else u(0.18, 0.35)
+    sun = np.array([1 + warm, 1.0, 1 - 1.3 * warm], np.float32) * (u(0.85, 1.0) if kind == "overcast" else 1.0)
+    shadow_rgb = np.array([0.92, 0.98, 1.12], np.float32) if kind != "overcast" else np.ones(3, np.float32)
+    haze = tx.hsv(u(195, 220), u(0.03, 0.18), u(0.75, 0.95)) if kind != "golden" else tx.hsv(u(25, 40), u(0.15, 0.35), u(0.8, 0.95))
+    return Light(kind, math.radians(u(*elevation)), u(0, 2 * math.pi), sun, u(*shadow), shadow_rgb, haze,
+                 u(*visibility))
+
+
+class _Map:
+    """A raster of the ground plane: world (x, y) metres <-> map px."""
+
+    def __init__(self, extent, ppm: float):
+        self.origin = np.array(extent[:2], float)
+        self.ppm = ppm
+        self.w = int(math.ceil((extent[2] - extent[0]) * ppm))
+        self.h = int(math.ceil((extent[3] - extent[1]) * ppm))
+
+    def px(self, poly: np.ndarray) -> np.ndarray:
+        return (np.asarray(poly, float) - self.origin) * self.ppm
+
+    def mask(self, poly: np.ndarray, out: np.ndarray | None = None, value: int = 1):
+        """Fill ``poly`` (metres) into ``out`` (or a new (h, w) uint8 map); returns it."""
+        out = np.zeros((self.h, self.w), np.uint8) if out is None else out
+        pts = np.round(self.px(poly) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32)
+        cv2.fillPoly(out, [pts.reshape(-1, 1, 2)], value, lineType=cv2.LINE_8, shift=SHIFT)
+        return out
+
+    def window(self, poly, pad: float = 0.0):
+        """Integer bbox (x0, y0, x1, y1) of ``poly`` in map px, clipped; None when outside."""
+        p = self.px(poly)
+        x0, y0 = np.floor(p.min(0) - pad).astype(int)
+        x1, y1 = np.ceil(p.max(0) + pad).astype(int) + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, self.w), min(y1, self.h)
+        return None if x0 >= x1 or y0 >= y1 else (x0, y0, x1, y1)
+
+    def patch(self, poly, win) -> np.ndarray:
+        """(y1 - y0, x1 - x0) uint8 mask of ``poly`` (metres) inside the window ``win``."""
+        x0, y0, x1, y1 = win
+        m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        pts = np.round((self.px(poly) - [x0, y0]) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32)
+        cv2.fillPoly(m, [pts.reshape(-1, 1, 2)], 1, lineType=cv2.LINE_8, shift=SHIFT)
+        return m
+
+    def poly_pixels(self, poly):
+        """(rows, cols) of map pixels inside ``poly``, via its bbox; None when outside."""
+        win = self.window(poly)
+        if win is None:
+            return None
+        ys, xs = np.nonzero(self.patch(poly, win))
+        return ys + win[1], xs + win[0]
+
+    def coords(self, ys, xs):
+        return (self.origin[0] + (xs + 0.5) / self.ppm).astype(np.float32), \
+               (self.origin[1] + (ys + 0.5) / self.ppm).astype(np.float32)
+
+
+def _fields(m: _Map, rng) -> dict:
+    """Shared noise fields over the whole map (feature sizes in metres), read by every texture."""
+    h, w, p = m.h, m.w, m.ppm
+    return dict(mid=tx.noise(rng, h, w, 6 * p) - 0.5, big=tx.noise(rng, h, w, 15 * p) - 0.5,
+                small=tx.noise(rng, h, w, max(1.5, 1.5 * p), 2) - 0.5, patch=tx.noise(rng, h, w, 9 * p, 2),
+                fine=rng.standard_normal((h, w), dtype=np.float32))
+
+
+def _ground(world: World, m: _Map, fields: dict, rng, style: Style):
+    albedo = np.zeros((m.h, m.w, 3), np.float32)
+    sem = np.full((m.h, m.w), SOIL, np.uint8)
+    covered = np.zeros((m.h, m.w), bool)
+    for poly, spec in reversed(world.surfaces):  # the last surface painted wins: texture each pixel once
+        pix = m.poly_pixels(poly)
+        if pix is None:
+            continue
+        keep = ~covered[pix]
+        ys, xs = pix[0][keep], pix[1][keep]
+        if not len(ys):
+            continue
+        albedo[ys, xs] = tx.surface_texture(spec, *m.coords(ys, xs), {k: v[ys, xs] for k, v in fields.items()}, m.ppm)
+        sem[ys, xs] = spec["code"]
+        covered[ys, xs] = True
+    ys, xs = np.nonzero(~covered)
+    if len(ys):  # whatever no surface covers: bare ground or rough grass
+        base = dict(kind=rng.choice(["meadow", "soil"]), rgb=tx.surface_color("soil", rng), angle=0.0)
+        albedo[ys, xs] = tx.surface_texture(base, *m.coords(ys, xs), {k: v[ys, xs] for k, v in fields.items()}, m.ppm)
+    if world.markings:  # paint, worn away in places
+        paint = np.zeros_like(albedo)
+        alpha = np.zeros((m.h, m.w), np.float32)
+        for polys, rgb, opacity in world.markings:
+            if m.window(np.concatenate(polys)) is None:
+                continue
+            pts = [np.round(m.px(p) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32).reshape(-1, 1, 2)
+                   for p in polys]
+            cv2.fillPoly(paint, pts, tuple(float(c) for c in rgb), lineType=cv2.LINE_AA, shift=SHIFT)
+            cv2.fillPoly(alpha, pts, float(opacity), lineType=cv2.LINE_AA, shift=SHIFT)
+        ys, xs = np.nonzero(alpha)
+        a = (alpha[ys, xs] * np.clip(0.4 + 1.6 * fields["patch"][ys, xs], 0, 1))[:, None]
+        albedo[ys, xs] += (paint[ys, xs] - albedo[ys, xs]) * a
+    return albedo, sem
+
+
+def _roof_layer(world: World, m: _Map, fields: dict, rng, light: Light) -> np.ndarray:
+    layer = np.zeros((m.h, m.w, 3), np.float32)
+    s_vec = light.shadow_vector
+    for prism in world.prisms:
+        pix = m.poly_pixels(prism.footprint)
+        if pix is None or not len(pix[0]):
+            continue
+        ys, xs = pix
+        xx, yy = m.coords(ys, xs)
+        spec = prism.roof
+        if prism.code == ROOF:
+            layer[ys, xs] = tx.roof_texture(spec, prism.footprint, xx, yy, {k: v[ys, xs] for k, v in fields.items()},
+                                            m.ppm, light.elevation, light.azimuth)
+            if spec["shape"] == "flat":
+                tx.roof_details(layer, prism.footprint, spec, m, rng, s_vec)
+        else:
+            rgb = np.asarray(spec["rgb"], np.float32)
+            layer[ys, xs] = rgb * (1 + 0.06 * fields["fine"][ys, xs, None])
+            if prism.code == CAR:
+                tx.car_details(layer, prism.footprint, rgb, m, spec.get("big", False))
+    return layer
+
+
+def _shadows(world: World, m: _Map, light: Light) -> tuple[np.ndarray, np.ndarray]:
+    """(ground shadow, roof shadow) maps in [0, 1]: 1 = in shadow."""
+    ground = np.zeros((m.h, m.w), np.uint8)
+    roofs = np.zeros((m.h, m.w), np.uint8)
+    s = light.shadow_vector
+    buildings = [p for p in world.prisms if p.code == ROOF]
+    for p in world.prisms:
+        hull = cv2.convexHull(np.concatenate([p.footprint, p.footprint + s * p.height]).astype(np.float32))[:, 0]
+        if m.window(hull) is not None:
+            m.mask(hull, ground)
+    along = s / (np.linalg.norm(s) + 1e-9)
+    stretch = min(3.0, 1 / math.sin(light.elevation))  # a crown's shadow is longer when the sun is low
+    t = np.linspace(0, 2 * math.pi, 16, endpoint=False)
+    circle = np.stack([np.cos(t), np.sin(t)], 1)
+    circle = circle + np.outer(circle @ along, along) * (stretch - 1)
+    for x, y, r, h in world.trees:
+        c = np.array([x, y]) + s * (h - r * 0.7)
+        crown = c + circle * r * 0.9
+        if m.window(crown) is not None:
+            m.mask(crown, ground)
+            trunk = np.array([[x, y], [x, y] + s * (h - r), [x + 0.2, y + 0.2] + s * (h - r), [x + 0.2, y + 0.2]])
+            m.mask(trunk, ground)
+    if buildings:  # taller buildings shade lower roofs and vehicles
+        heights = np.array([b.height for b in buildings])
+        reach = np.stack([np.concatenate([b.footprint, b.footprint + s * b.height]) for b in buildings])
+        lo_b, hi_b = reach.min(1), reach.max(1)
+        for recv in world.prisms:
+            win = m.window(recv.footprint)
+            if win is None:
+                continue
+            lo, hi = recv.footprint.min(0), recv.footprint.max(0)
+            near = np.nonzero((heights > recv.height) & np.all(hi_b >= lo, 1) & np.all(lo_b <= hi, 1))[0]
+            if not len(near):
+                continue
+            inside = m.patch(recv.footprint, win)
+            x0, y0, x1, y1 = win
+            for k in near:
+                b = buildings[k]
+                if b is recv:
+                    continue
+                pts = np.concatenate([b.footprint, b.footprint + s * (b.height - recv.height)])
+                roofs[y0:y1, x0:x1] |= m.patch(cv2.convexHull(pts.astype(np.float32))[:, 0], win) & inside
+    soft = max(0.6, 0.15 * m.ppm)
+    return (cv2.GaussianBlur(ground.astype(np.float32), (0, 0), soft),
+            cv2.GaussianBlur(roofs.astype(np.float32), (0, 0), soft * 0.5))
+
+
+def _lit(albedo: np.ndarray, shadow: np.ndarray, light: Light) -> np.ndarray:
+    """Albedo times light: the sun's colour where lit, the sky's (dimmer, bluer) in shadow."""
+    gain = (light.shadow * light.shadow_rgb - light.sun_rgb).astype(np.float32)
+    k = cv2.merge([float(light.sun_rgb[c]) + float(gain[c]) * shadow for c in range(3)])
+    return cv2.multiply(albedo, k)
+
+
+# --- projection ------------------------------------------------------------------------------
+def _paste(img, sem, depth_map, quad_uv, value_img, code: int, z: float, win) -> None:
+    """Composite ``value_img`` (bbox-sized) into ``img`` inside the projected polygon ``quad_uv``."""
+    x0, y0, x1, y1 = win
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    pts = np.round((quad_uv - [x0, y0]) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32)
+    cv2.fillPoly(mask, [pts.reshape(-1, 1, 2)], 1, lineType=cv2.LINE_8, shift=SHIFT)
+    sel = mask.astype(bool)
+    img[y0:y1, x0:x1][sel] = value_img[sel]
+    sem[y0:y1, x0:x1][sel] = code
+    depth_map[y0:y1, x0:x1][sel] = z
+
+
+def _bbox(uv: np.ndarray, h: int, w: int):
+    x0, y0 = np.floor(uv.min(0)).astype(int)
+    x1, y1 = np.ceil(uv.max(0)).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    return None if x0 >= x1 or y0 >= y1 else (x0, y0, x1, y1)
+
+
+def _warp_into(src, H, win, flags=cv2.INTER_LINEAR):
+    x0, y0, x1, y1 = win
+    T = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], float) @ H
+    return cv2.warpPerspective(src, T, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REFLECT)
+
+
+def _outward_normals(fp: np.ndarray) -> np.ndarray:
+    edges = np.roll(fp, -1, 0) - fp
+    n = edges[:, ::-1] * [1, -1]
+    n = n / (np.sqrt((n * n).sum(1, keepdims=True)) + 1e-9)
+    flip = ((n * (fp + edges / 2 - fp.mean(0))).sum(1) < 0)[:, None]
+    return np.where(flip, -n, n)
+
+
+def _draw_prism(prism, cam: Camera, m: _Map, roof_lit, img, sem, hmap, light: Light, rng) -> None:
+    h, w = img.shape[:2]
+    fp = prism.footprint
+    corners = np.zeros((8, 3))
+    corners[:4, :2] = corners[4:, :2] = fp
+    corners[4:, 2] = prism.height
+    uv, depth = cam.project(corners)
+    if np.any(depth < 1.0):
+        return
+    win = _bbox(uv, h, w)
+    if win is None:
+        return
+    if cam.kind == "perspective":
+        normals = _outward_normals(fp)
+        sun = -np.array([math.cos(light.azimuth), math.sin(light.azimuth)])
+        for i in range(4):
+            j = (i + 1) % 4
+            mid = (fp[i] + fp[j]) / 2
+            if np.dot(normals[i], cam.pos[:2] - mid) <= 0:
+                continue  # wall faces away from the camera
+            quad = uv[[4 + i, 4 + j, j, i]]  # top-left, top-right, bottom-right, bottom-left
+            fwin = _bbox(quad, h, w)
+            if fwin is None:
+                continue
+            facing = float(np.dot(normals[i], -sun))  # > 0: wall turned to the sun
+            shade = light.shadow + (1 - light.shadow) * max(0.0, facing) * math.cos(light.elevation) * 1.3
+            tint = light.sun_rgb if facing > 0 else light.shadow_rgb
+            width_m = math.dist(fp[j], fp[i])
+            if prism.code == ROOF:
+                scale = cam.f / max(float(depth[i] + depth[j]) / 2, 1.0)
+                tex_ppm = float(np.clip(scale, 0.5, 10))
+                tex = tx.facade_texture(width_m, prism.height, prism.wall, tex_ppm, rng)
+                th, tw = tex.shape[:2]
+                src = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], np.float32)
+                H = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+                tex = tex * (shade * tint)
+                warped = _warp_into(tex, H, fwin)
+                _paste(img, sem, hmap, quad, warped, FACADE, prism.height / 2, fwin)
+            else:  # vehicles and boxes: plain sides
+                colour = np.asarray(prism.wall["rgb"], np.float32) * shade * tint
+                pts = [np.round(quad * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32).reshape(-1, 1, 2)]
+                cv2.fillPoly(img, pts, tuple(float(c) for c in colour), cv2.LINE_8, SHIFT)
+                cv2.fillPoly(sem, pts, int(prism.code), cv2.LINE_8, SHIFT)
+                cv2.fillPoly(hmap, pts, prism.height / 2, cv2.LINE_8, SHIFT)
+    top_uv = uv[4:]
+    twin = _bbox(top_uv, h, w)
+    if twin is None:
+        return
+    H = cam.plane_homography(prism.height, m.origin, m.ppm)
+    roof = _warp_into(roof_lit, H, twin)
+    _paste(img, sem, hmap, top_uv, roof, prism.code, prism.height, twin)
+
+
+def _draw_tree(tree, cam: Camera, img, sem, hmap, light: Light, rng) -> None:
+    x, y, r, th = tree
+    centre = np.array([[x, y, th - r * 0.7]])
+    sun = -np.array([math.cos(light.azimuth), math.sin(light.azimuth), 0.0])  # towards the sun
+    uv, depth = cam.project(np.concatenate([centre, centre + r * np.array([[1.0, 0, 0]]), centre - sun * 1.0]))
+    if depth[0] < 1.0:
+        return
+    if cam.kind == "ortho":
+        rad = r * cam.ppm
+    else:
+        rad = cam.f * r / depth[0]
+    c = uv[0]
+    if not (-rad <= c[0] < img.shape[1] + rad and -rad <= c[1] < img.shape[0] + rad) or rad < 0.5:
+        return
+    to_sun = uv[2] - c
+    to_sun = to_sun / (np.linalg.norm(to_sun) + 1e-9)
+    foliage = tx.hsv(rng.uniform(70, 135), rng.uniform(0.3, 0.7), rng.uniform(0.16, 0.38))
+    n = int(rng.integers(5, 12))
+    offsets = rng.normal(0, 0.35, (n, 2)) * rad
+    radii = rad * rng.uniform(0.35, 0.6, n)
+    order = np.argsort(offsets @ to_sun)  # shaded side first, lit side on top
+    for k in order:
+        p = c + offsets[k]
+        lit = float(np.clip(0.5 + 0.5 * np.dot(offsets[k], to_sun) / max(rad * 0.5, 1e-6), 0, 1))
+        colour = foliage * (light.shadow * 1.3 + (1 - light.shadow) * lit * 1.6) * light.sun_rgb
+        ctr = tuple(int(v) for v in np.round(p * (1 << SHIFT)))
+        rr = int(round(radii[k] * (1 << SHIFT)))
+        cv2.circle(img, ctr, rr, tuple(float(v) for v in colour), -1, cv2.LINE_8, SHIFT)
+        cv2.circle(sem, ctr, rr, TREE, -1, cv2.LINE_8, SHIFT)
+        cv2.circle(hmap, ctr, rr, float(th), -1, cv2.LINE_8, SHIFT)
+        if radii[k] > 3:  # dappled: a highlight on the sunny edge of each clump
+            hp = p + to_sun * radii[k] * 0.35
+            hc = tuple(int(v) for v in np.round(hp * (1 << SHIFT)))
+            cv2.circle(img, hc, int(rr * 0.45), tuple(float(v) for v in colour * 1.25), -1, cv2.LINE_8, SHIFT)
+
+
+def _sky(cam: Camera, light: Light, rng) -> np.ndarray:
+    d = cam.rays()
+    elev = d[..., 2] / np.linalg.norm(d, axis=-1)  # sine of the ray's elevation
+    top = tx.hsv(rng.uniform(200, 225), rng.uniform(0.2, 0.55), rng.uniform(0.6, 0.9)) if light.kind != "overcast" \
+        else tx.hsv(210, 0.04, rng.uniform(0.7, 0.9))
+    t = np.clip(elev / 0.35, 0, 1)[..., None] ** 0.6
+    sky = light.haze_rgb * (1 - t) + top * t
+    clouds = tx.noise(rng, cam.height, cam.width, rng.uniform(40, 160), 3)
+    cover = rng.uniform(0, 0.6)
+    return sky + (np.clip((clouds - 1 + cover) * 3, 0, 1)[..., None] * (250 - sky))
+
+
+def project(world: World, cam: Camera, m: _Map, ground_lit, ground_sem, roof_lit, light: Light, rng):
+    """Image (H, W, 3) float32, semantic (H, W) uint8 and height (H, W) float32 of the world."""
+    h, w = cam.height, cam.width
+    H0 = cam.plane_homography(0.0, m.origin, m.ppm)
+    img = cv2.warpPerspective(ground_lit, H0, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    sem = cv2.warpPerspective(ground_sem, H0, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+    hmap = np.zeros((h, w), np.float32)
+    dist = None
+    if cam.kind == "perspective":
+        dist, sky = cam.ground_distance()
+        if sky.any():
+            img[sky] = _sky(cam, light, rng)[sky]
+            sem[sky] = SKY
+    objects = [("prism", p, p.footprint.mean(0), p.height) for p in world.prisms] + \
+              [("tree", t, np.array(t[:2]), t[3]) for t in world.trees]
+    if cam.kind == "perspective":
+        key = [-float(np.linalg.norm(c - cam.pos[:2])) for _, _, c, _ in objects]
+    else:
+        key = [z for _, _, _, z in objects]
+    for i in np.argsort(key, kind="stable"):
+        kind, obj, _, _ = objects[i]
+        if kind == "prism":
+            _draw_prism(obj, cam, m, roof_lit, img, sem, hmap, light, rng)
+        else:
+            _draw_tree(obj, cam, img, sem, hmap, light, rng)
+    trees = sem == TREE
+    if trees.any():  # leaves: a dappled, clumpy texture instead of flat discs
+        small = cv2.resize(rng.random((h // 3 + 1, w // 3 + 1), dtype=np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        img[trees] *= (0.65 + 0.6 * small[trees])[:, None]
+    if dist is not None:  # aerial perspective: far things fade into the haze (the sky already is haze)
+        fog = (1 - np.exp(-np.minimum(dist, 1e5) / light.visibility)) * (sem != SKY)
+        img = img * (1 - fog[..., None]) + light.haze_rgb * fog[..., None]
+    return img, sem, hmap
+
+
+def develop(img: np.ndarray, sem: np.ndarray, hmap: np.ndarray, style: Style, light: Light, rng):
+    """The camera's own look: exposure, white balance, saturation, vignetting, tone curve, lens,
+    blur, noise and JPEG. Returns (image uint8, semantic, height); only the lens moves labels."""
+    h, w = sem.shape
+    u = rng.uniform
+    gain = math.exp(rng.normal(0, 0.22)) * rng.normal(1, 0.05, 3)  # exposure and white balance
+    sat = u(0.65, 1.35)
+    colour = (np.eye(3) * sat + (1 - sat) / 3) * gain[:, None]  # saturation about the grey axis
+    yy, xx = np.ogrid[0:h, 0:w]
+    r2 = (((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / ((w / 2) ** 2 + (h / 2) ** 2)).astype(np.float32)
+    vignette = 1 - u(0, 0.45) * r2
+    x = cv2.transform(img, colour.astype(np.float32)) * vignette[..., None]
+    x = cv2.convertScaleAbs(x)  # saturating cast to uint8
+    gamma, contrast = u(0.8, 1.25), u(0.85, 1.2)
+    curve = np.clip(0.5 + ((np.arange(256) / 255) ** gamma - 0.5) * contrast, 0, 1)
+    x = cv2.LUT(x, np.round(curve * 255).astype(np.uint8))
+    k1 = u(*style.lens_k1) if style.lens_k1 != (0.0, 0.0) else 0.0
+    if k1:  # barrel distortion; corners stay corners, the centre is magnified
+        scale = (1 - k1 * r2) / (1 - k1)
+        mx = (w / 2 + (xx - w / 2) * scale).astype(np.float32)
+        my = (h / 2 + (yy - h / 2) * scale).astype(np.float32)
+        x = cv2.remap(x, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        sem = cv2.remap(sem, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+        hmap = cv2.remap(hmap, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+    x = cv2.GaussianBlur(x, (0, 0), u(0.35, 1.1))
+    if rng.random() < 0.12:  # motion blur along a random direction
+        n = int(rng.integers(3, 8))
+        k = np.zeros((n, n), np.float32)
+        a = u(0, math.pi)
+        cv2.line(k, (int(n / 2 - math.cos(a) * n / 2), int(n / 2 - math.sin(a) * n / 2)),
+                 (int(n / 2 + math.cos(a) * n / 2), int(n / 2 + math.sin(a) * n / 2)), 1.0, 1)
+        x = cv2.filter2D(x, -1, k / max(k.sum(), 1))
+    cv2.setRNGSeed(int(rng.integers(1 << 31)))  # sensor noise from OpenCV's fast generator, seeded from ours
+    noise = np.empty(x.shape, np.int16)
+    cv2.randn(noise, 0, u(1.0, 6.0))
+    x = cv2.add(x, noise, dtype=cv2.CV_8U)
+    q = int(rng.integers(style.jpeg_quality[0], style.jpeg_quality[1] + 1))
+    ok, buf = cv2.imencode(".jpg", x[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+    out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    return out, sem, hmap
