@@ -25,7 +25,7 @@ def _data(args: argparse.Namespace) -> int:
     from .data import DroneDeployDataset, UDD6Dataset, class_pixel_counts
 
     start = time.perf_counter()
-    roots = {style: synthetic.ensure_builtin(style, fast=args.fast) for style in ("dronedeploy", "udd6")}
+    roots = {style: synthetic.ensure_builtin(style, fast=args.fast) for style in ("dronedeploy", "udd6", "udd6-unseen")}
     print(f"built-in data ready in {time.perf_counter() - start:.1f} s")
     print(f"\n{'dataset':<12} {'split':<6} {'items':>6}  source")
     for split in ("train", "val", "test"):
@@ -34,6 +34,8 @@ def _data(args: argparse.Namespace) -> int:
     for split in ("train", "val", "test"):
         udd = UDD6Dataset(roots["udd6"], split)
         print(f"{'udd6':<12} {split:<6} {len(udd):>6}  frames")
+    unseen = UDD6Dataset(roots["udd6-unseen"], "test", test_fraction=1.0)
+    print(f"{'udd6-unseen':<12} {'test':<6} {len(unseen):>6}  frames in styles that training never sees")
     counts = class_pixel_counts(UDD6Dataset(roots["udd6"], "train"))
     share = counts / max(counts.sum(), 1)
     print("\nUDD6-style train pixels per landing class: "
@@ -52,7 +54,7 @@ def _train(args: argparse.Namespace) -> int:
         if path is not None and not Path(path).exists():
             raise FileNotFoundError(f"{flag} {path}: no such file or folder")
     settings = dict(dronedeploy=args.dronedeploy, udd6=args.udd6, out=args.out, init=args.init, device=args.device,
-                    workers=args.workers, seed=args.seed, arch=args.arch)
+                    workers=args.workers, seed=args.seed, arch=args.arch, augment=args.augment)
     for name in ("epochs1", "epochs2", "batch_size", "size"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
@@ -189,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoints in --out")
     p.add_argument("--workers", type=int, help="DataLoader workers (default: spare cores)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--augment", default="strong", choices=["strong", "light"],
+                   help="training augmentation (default strong: colour, light, blur, noise, JPEG, rotation, zoom)")
     p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on tiny data")
     p.set_defaults(func=_train)
 

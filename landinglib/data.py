@@ -407,17 +407,46 @@ def _cached_scene(root: Path, name: str, cache_dir: Path) -> tuple[np.ndarray, n
 
 
 # --- augmentation ----------------------------------------------------------------------
-def train_transform(size: int = 256, scale: tuple[float, float] = (0.25, 1.0)) -> A.Compose:
-    """Random crop resized to ``size`` (scale = area fraction), flips, 90° turns, light changes."""
-    return A.Compose([
+AUGMENTATIONS = ("light", "strong")
+
+
+def train_transform(size: int = 256, scale: tuple[float, float] | None = None, augment: str = "strong") -> A.Compose:
+    """Training augmentation: a random crop resized to ``size`` (``scale`` = area fraction), flips
+    and 90° turns, then light changes.
+
+    augment "light": brightness/contrast only, crops of 25-100 % of the area. "strong" (the
+    default, chosen by measurement on the unseen-style test; see notebook 04): also free rotation
+    and zoom (0.6-1.3x), crops of 10-100 %, hue/saturation, gamma, CLAHE or grey, cast shadows,
+    blur, noise and JPEG — so the model cannot lean on one colour, one sharpness or one scale.
+    Geometric steps move the mask with the image; padding is ignored (255) in the mask.
+    """
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
+    strong = augment == "strong"
+    scale = scale or ((0.1, 1.0) if strong else (0.25, 1.0))
+    steps = [
         A.RandomResizedCrop(size=(size, size), scale=scale, ratio=(0.75, 1.333)),
         A.HorizontalFlip(p=0.5),
         A.VerticalFlip(p=0.5),
         A.RandomRotate90(p=0.5),
-        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.8),
-        A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD),
-        ToTensorV2(),
-    ])
+    ]
+    if strong:
+        steps += [
+            A.Affine(rotate=(-45, 45), scale=(0.6, 1.3), border_mode=cv2.BORDER_CONSTANT, fill=0,
+                     fill_mask=IGNORE_INDEX, p=0.5),
+            A.RandomBrightnessContrast(brightness_limit=0.3, contrast_limit=0.3, p=0.8),
+            A.HueSaturationValue(hue_shift_limit=12, sat_shift_limit=35, val_shift_limit=15, p=0.7),
+            A.RandomGamma(gamma_limit=(70, 150), p=0.4),
+            A.OneOf([A.CLAHE(clip_limit=2.0), A.ToGray()], p=0.15),
+            A.RandomShadow(shadow_roi=(0, 0, 1, 1), num_shadows_limit=(1, 3), shadow_intensity_range=(0.3, 0.7),
+                           p=0.3),
+            A.OneOf([A.GaussianBlur(sigma_limit=(0.3, 1.5)), A.MotionBlur(blur_limit=(3, 7), allow_shifted=False)], p=0.3),
+            A.GaussNoise(std_range=(0.01, 0.05), p=0.3),
+            A.ImageCompression(quality_range=(40, 95), p=0.4),
+        ]
+    else:
+        steps.append(A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.8))
+    return A.Compose(steps + [A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD), ToTensorV2()])
 
 
 def eval_transform(size: int = 256) -> A.Compose:
@@ -491,11 +520,11 @@ def _seed_worker(worker_id: int) -> None:
 
 
 def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None = None,
-                  seed: int = 0, **kwargs) -> dict[str, _SegmentationDataset]:
+                  seed: int = 0, augment: str = "strong", **kwargs) -> dict[str, _SegmentationDataset]:
     """Train / val / test datasets of ``dataset`` ("dronedeploy" or "udd6") with transforms.
 
     root None = the built-in data (generated on first use). ``limit`` caps items per split;
-    ``seed`` seeds the augmentation (the split itself has its own ``split_seed``, default 0).
+    ``augment`` picks the training augmentation (see ``train_transform``); ``seed`` seeds it (the split itself has its own ``split_seed``, default 0).
     Extra keyword arguments go to the dataset class (``target``, ``chip_size``, ``overlap``...);
     ``repeat`` applies to the train split only.
     """
@@ -506,12 +535,23 @@ def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None
     repeat = kwargs.pop("repeat", 1)
     out = {}
     for split in SPLITS:
-        transform = train_transform(size) if split == "train" else eval_transform(size)
+        transform = train_transform(size, augment=augment) if split == "train" else eval_transform(size)
         extra = {"repeat": repeat} if split == "train" and repeat > 1 else {}
         if split == "train":
             transform.set_random_seed(seed)
         out[split] = cls(root, split, transform=transform, limit=limit, **kwargs, **extra)
     return out
+
+
+def _loader(ds, batch_size: int, num_workers: int | None, seed: int, train: bool) -> DataLoader:
+    if len(ds) == 0:
+        raise ValueError(f"the {ds.split} split of {ds!r} is empty")
+    workers = default_workers() if num_workers is None else num_workers
+    return DataLoader(
+        ds, batch_size=batch_size, shuffle=train, drop_last=train and len(ds) > batch_size,
+        num_workers=workers, pin_memory=torch.cuda.is_available(), collate_fn=pad_collate,
+        worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(seed),
+    )  # workers are not persistent: each epoch reseeds them, which makes resume exact
 
 
 def make_loaders(dataset: str, root=None, *, size: int = 256, batch_size: int = 6,
@@ -523,22 +563,26 @@ def make_loaders(dataset: str, root=None, *, size: int = 256, batch_size: int = 
     the spare cores; memory is pinned when CUDA is present.
     """
     datasets = make_datasets(dataset, root, size=size, limit=limit, seed=seed, **kwargs)
-    workers = default_workers() if num_workers is None else num_workers
-    loaders = []
-    for split, ds in datasets.items():
-        train = split == "train"
-        if len(ds) == 0:
-            raise ValueError(f"the {split} split of {ds!r} is empty")
-        loaders.append(DataLoader(
-            ds, batch_size=batch_size, shuffle=train, drop_last=train and len(ds) > batch_size,
-            num_workers=workers, pin_memory=torch.cuda.is_available(), collate_fn=pad_collate,
-            worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(seed),
-        ))  # workers are not persistent: each epoch reseeds them, which makes resume exact
-    return Loaders(*loaders)
+    return Loaders(*(_loader(ds, batch_size, num_workers, seed, split == "train") for split, ds in datasets.items()))
+
+
+def unseen_style_dataset(root=None, *, size: int | None = 256, limit: int | None = None) -> UDD6Dataset:
+    """The unseen-style test: every frame of the built-in ``udd6-unseen`` set (pavements, roofs,
+    light and a lens that training never draws), as landing classes. ``size`` None = raw arrays."""
+    root = synthetic.ensure_builtin("udd6-unseen") if root is None else Path(root)
+    transform = eval_transform(size) if size else None
+    return UDD6Dataset(root, "test", target="landing", transform=transform, test_fraction=1.0, limit=limit)
+
+
+def unseen_style_loader(root=None, *, size: int = 256, batch_size: int = 6, num_workers: int | None = None,
+                        limit: int | None = None) -> DataLoader:
+    """A loader over ``unseen_style_dataset`` for evaluation."""
+    return _loader(unseen_style_dataset(root, size=size, limit=limit), batch_size, num_workers, 0, False)
 
 
 __all__ = [
     "UDD6Dataset", "DroneDeployDataset", "read_image", "read_label", "decode_label",
     "train_transform", "eval_transform", "denormalize", "class_pixel_counts", "class_weights",
-    "make_datasets", "make_loaders", "pad_collate", "Loaders", "IMAGENET_MEAN", "IMAGENET_STD",
+    "make_datasets", "make_loaders", "unseen_style_dataset", "unseen_style_loader", "pad_collate", "Loaders",
+    "AUGMENTATIONS", "IMAGENET_MEAN", "IMAGENET_STD",
 ]

@@ -39,6 +39,8 @@ class PipelineConfig:
     workers: int | None = None
     seed: int = 0
     class_weights: bool = True
+    augment: str = "strong"  # training augmentation: "strong" or "light" (see data.train_transform)
+    unseen: bool = True  # also score stage 2 on the built-in unseen-style test
     limit: int | None = None  # items per split (quick runs)
     max_steps: int | None = None  # steps per epoch (quick runs)
     progress: bool = True
@@ -61,6 +63,8 @@ class StageResult:
     test_iou: list
     class_names: list
     checkpoint: str
+    unseen_miou: float | None = None  # stage 2: the unseen-style test (styles training never saw)
+    unseen_iou: list | None = None
 
 
 PRETRAINED = {"accurate": "bisenetv2_city.pth"}
@@ -70,7 +74,8 @@ PRETRAINED = {"accurate": "bisenetv2_city.pth"}
 def loaders_for(stage: int, cfg: PipelineConfig) -> data.Loaders:
     """The loaders of stage 1 (DroneDeploy chips) or stage 2 (UDD6 -> landing); under torchrun
     each process gets its shard (and its share of the batch)."""
-    common = dict(size=cfg.size, batch_size=cfg.batch_size, num_workers=cfg.workers, limit=cfg.limit, seed=cfg.seed)
+    common = dict(size=cfg.size, batch_size=cfg.batch_size, num_workers=cfg.workers, limit=cfg.limit, seed=cfg.seed,
+                  augment=cfg.augment)
     if stage == 1:
         loaders = data.make_loaders("dronedeploy", cfg.dronedeploy, chip_size=cfg.chip_size, **common)
     else:
@@ -130,11 +135,17 @@ def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False)
     seconds = time.perf_counter() - start
     best = load_checkpoint(out / "best.pt")
     model.load_state_dict(best["model"])
-    test = evaluate(model, loaders.test, len(taxonomy), device=resolve_device(cfg.device))
-    best_epoch = best["epoch"]
-    row = history[best_epoch - 1]
+    device = resolve_device(cfg.device)
+    test = evaluate(model, loaders.test, len(taxonomy), device=device)
+    unseen = {}
+    if stage == 2 and cfg.unseen:
+        loader = data.unseen_style_loader(size=cfg.size, batch_size=cfg.batch_size, num_workers=cfg.workers,
+                                          limit=cfg.limit)
+        unseen = evaluate(model, distributed.shard(loader, False), len(taxonomy), device=device)
+    row = history[best["epoch"] - 1]
     return StageResult(f"stage {stage}", len(history), seconds, row["val_loss"], row["val_miou"],
-                       test["miou"], test["iou"], list(taxonomy.names), str(out / "best.pt"))
+                       test["miou"], test["iou"], list(taxonomy.names), str(out / "best.pt"),
+                       unseen.get("miou"), unseen.get("iou"))
 
 
 def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
@@ -169,10 +180,16 @@ def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
 
 
 def format_table(results: list[StageResult]) -> str:
-    """The final table: stage, epochs, time, val loss, val mIoU, test mIoU, per-class test IoU."""
-    lines = [f"{'stage':<8} {'epochs':>6} {'time':>7} {'val loss':>8} {'val mIoU':>8} {'test mIoU':>9}  test IoU per class"]
+    """The final table: stage, epochs, time, val loss, val mIoU, test mIoU, unseen-style mIoU,
+    per-class test IoU; then the robustness gap (test - unseen), the figure to shrink."""
+    lines = [f"{'stage':<8} {'epochs':>6} {'time':>7} {'val loss':>8} {'val mIoU':>8} {'test mIoU':>9} "
+             f"{'unseen mIoU':>11}  test IoU per class"]
     for r in results:
         per_class = ", ".join(f"{n} {iou:.2f}" for n, iou in zip(r.class_names, r.test_iou) if iou == iou)
+        unseen = f"{r.unseen_miou:>11.3f}" if r.unseen_miou is not None else f"{'-':>11}"
         lines.append(f"{r.stage:<8} {r.epochs:>6} {r.seconds:>6.0f}s {r.val_loss:>8.3f} {r.val_miou:>8.3f} "
-                     f"{r.test_miou:>9.3f}  {per_class}")
+                     f"{r.test_miou:>9.3f} {unseen}  {per_class}")
+    for r in results:
+        if r.unseen_miou is not None:
+            lines.append(f"{r.stage}: robustness gap (test - unseen-style test) = {r.test_miou - r.unseen_miou:+.3f} mIoU")
     return "\n".join(lines)

@@ -238,9 +238,28 @@ def _class_order_survives(img: np.ndarray, m: np.ndarray) -> bool:
     return all(hi_a < lo_b for (_, hi_a), (lo_b, _) in zip(ranges, ranges[1:]))
 
 
-def test_augmentation_keeps_image_and_mask_aligned():
+def _edges_on_boundaries(img: np.ndarray, m: np.ndarray) -> float:
+    """Mean image gradient on the mask's boundaries (0 when the mask has none)."""
+    grey = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 1.0)
+    grad = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    edge = cv2.dilate(m, np.ones((3, 3), np.uint8)) != cv2.erode(m, np.ones((3, 3), np.uint8))
+    edge[:4], edge[-4:], edge[:, :4], edge[:, -4:] = False, False, False, False
+    return float(grad[edge].mean()) if edge.sum() >= 20 else 0.0
+
+
+def _edges_follow_mask(img: np.ndarray, m: np.ndarray, shift: int = 5) -> bool:
+    """The image's edges lie on the mask's boundaries, not beside them: whatever colours, blur and
+    noise did, the gradient on the boundaries beats the gradient on boundaries moved by ``shift``."""
+    here = _edges_on_boundaries(img, m)
+    if here == 0.0:
+        return True  # a crop inside one block: nothing to compare
+    moved = [_edges_on_boundaries(img, np.roll(m, s, axis)) for s in (-shift, shift) for axis in (0, 1)]
+    return here > 1.15 * max(moved)
+
+
+def test_light_augmentation_keeps_image_and_mask_aligned():
     image, mask = _blocks()
-    transform = data.train_transform(128, scale=(0.3, 1.0))
+    transform = data.train_transform(128, scale=(0.3, 1.0), augment="light")
     transform.set_random_seed(3)
     for _ in range(20):
         out = transform(image=image, mask=mask)
@@ -248,11 +267,34 @@ def test_augmentation_keeps_image_and_mask_aligned():
         assert _class_order_survives(data.denormalize(out["image"])[..., 0].astype(int), out["mask"].numpy())
 
 
-def test_alignment_check_catches_an_image_moved_without_its_mask():
+def test_strong_augmentation_keeps_image_and_mask_aligned():
+    """Rotation, zoom, shadows, hue, blur, noise and JPEG: the mask still follows the image."""
+    image, mask = _blocks()
+    transform = data.train_transform(128)  # the default, "strong"
+    transform.set_random_seed(3)
+    aligned = []
+    for _ in range(30):
+        out = transform(image=image, mask=mask)
+        assert out["image"].shape == (3, 128, 128) and out["mask"].shape == (128, 128)
+        m = out["mask"].numpy()
+        assert set(np.unique(m).tolist()) <= {0, 1, 2, 3, 255}  # nearest-neighbour masks, padding ignored
+        aligned.append(_edges_follow_mask(data.denormalize(out["image"]).mean(-1), m))
+    assert sum(aligned) >= 27  # cast shadows add edges of their own now and then
+
+
+def test_alignment_checks_catch_an_image_moved_without_its_mask():
     image, mask = _blocks()
     assert _class_order_survives(image[..., 0].astype(int), mask)
     assert not _class_order_survives(image[:, ::-1, 0].astype(int), mask)
     assert not _class_order_survives(np.rot90(image[..., 0]).astype(int), mask)
+    assert _edges_follow_mask(image[..., 0], mask)
+    assert not _edges_follow_mask(np.roll(image[..., 0], 5, axis=0), mask)
+    assert not _edges_follow_mask(np.roll(image[..., 0], -5, axis=1), mask)
+
+
+def test_unknown_augmentation_is_rejected():
+    with pytest.raises(ValueError, match="augment"):
+        data.train_transform(128, augment="extreme")
 
 
 def test_eval_transform_keeps_aspect_and_pads_mask_with_ignore():

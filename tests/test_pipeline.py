@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from landinglib import pipeline, train
+from landinglib import data, pipeline, synthetic, train
 from landinglib.__main__ import main
 from landinglib.model import build_model, load_checkpoint, save_checkpoint
 
@@ -25,9 +25,30 @@ def test_pipeline_runs_stage_0_1_2_and_writes_results(tmp_path, capsys):
     assert stage2["model"]["classifier.weight"].shape[0] == 4 and stage2["class_names"][1] == "Safe"
     saved = json.loads((run / "results.json").read_text())
     assert [s["stage"] for s in saved["stages"]] == ["stage 1", "stage 2"]
+    assert saved["stages"][0]["unseen_miou"] is None  # the unseen-style test is a landing test
+    assert 0 <= saved["stages"][1]["unseen_miou"] <= 1 and len(saved["stages"][1]["unseen_iou"]) == 4
     out = capsys.readouterr().out
     assert "stage 2 starts from" in out and "new (re-initialised) 2: classifier.weight" in out
-    assert "test mIoU" in out
+    assert "test mIoU" in out and "unseen mIoU" in out
+    gap = results[1].test_miou - results[1].unseen_miou
+    assert f"robustness gap (test - unseen-style test) = {gap:+.3f}" in out
+
+
+def test_unseen_style_test_scores_the_model_on_every_unseen_frame(tmp_path):
+    cfg = _fast(tmp_path)
+    loader = data.unseen_style_loader(size=cfg.size, batch_size=2, num_workers=0)
+    frames = loader.dataset
+    assert len(frames) == synthetic.FAST_SETTINGS["udd6-unseen"]["n_val"]
+    assert "udd6-unseen" in str(frames.root) and frames.classes.names[1] == "Safe"
+    model = build_model("ultra-fast", 4)
+    result = train.evaluate(model, loader, 4)
+    pixels = sum(int((m != 255).sum()) for _, m in loader)
+    assert int(sum(sum(row) for row in result["confusion"])) == pixels  # every labelled pixel counted once
+
+
+def test_pipeline_can_skip_the_unseen_style_test(tmp_path):
+    results = pipeline.run(_fast(tmp_path, unseen=False, epochs1=1, epochs2=1))
+    assert results[1].unseen_miou is None and "robustness gap" not in pipeline.format_table(results)
 
 
 def test_a_stage_leaves_the_model_at_its_best_checkpoint(tmp_path):

@@ -45,7 +45,7 @@ from .styles import (CAR, CLUTTER, DRONEDEPLOY_STYLE, FACADE, GRASS, NODATA, ROA
                      SEMANTIC_TO_DRONEDEPLOY, SEMANTIC_TO_UDD6, SKY, SOIL, STYLES, TREE, UDD6_STYLE,
                      UDD6_UNSEEN_STYLE, WATER, Style, pick)
 
-FORMAT_VERSION = 2  # bump when the drawing changes, so cached data is regenerated
+FORMAT_VERSION = 3  # bump when the drawing changes, so cached data is regenerated
 MAP_PIXELS = 800_000  # the ground map of one frame holds at most this many pixels
 DETAIL_M = 280.0  # beyond this distance from the drone only buildings are drawn  # the ground map of one frame holds at most this many pixels
 

@@ -165,7 +165,7 @@ class _Builder:
 # --- streets --------------------------------------------------------------------------------
 def _positions(rng, lo: float, hi: float, block: tuple[float, float], width: tuple[float, float]):
     """Road centre lines across [lo, hi] with blocks between: [(centre, road width, sidewalk)]."""
-    out, p = [], lo + rng.uniform(0, block[1])
+    out, p = [], lo - rng.uniform(0, block[1])  # the first road at or before lo: no strip left unbuilt
     while p < hi + block[1]:
         wd = rng.uniform(*width)
         out.append((p, wd, rng.uniform(1.5, 5.0) if wd > 5.5 else 0.0))
@@ -212,27 +212,31 @@ def _road_markings(b: _Builder, c, along, across, width, span, crossings) -> Non
     dash, gap = rng.uniform(2, 4), rng.uniform(3, 8)
     crossings = np.array(crossings) if len(crossings) else np.array([1e9])
 
-    def strip(t0, t1, off, half):
+    def strips(t0, t1, off, half) -> np.ndarray:
+        """(n, 4, 2) rectangles from t0[i] to t1[i] along the road, centred ``off`` across it."""
+        t0, t1, off = (np.atleast_1d(np.asarray(x, float))[:, None] for x in (t0, t1, off))
         p = c + across * off
-        return np.array([p + along * t0 - across * half, p + along * t1 - across * half,
-                         p + along * t1 + across * half, p + along * t0 + across * half])
+        return np.stack([p + along * t0 - across * half, p + along * t1 - across * half,
+                         p + along * t1 + across * half, p + along * t0 + across * half], 1)
 
     for k in range(1, lanes):
         off = -width / 2 + k * width / lanes
-        solid = k == lanes // 2 and rng.random() < 0.4
-        t, dashes = -span, []
-        while t < span:
-            t1 = t + (span * 2 if solid else dash)
-            if np.all(np.abs(crossings - (t + t1) / 2) > 8):
-                dashes.append(strip(t, min(t1, span), off, line_w / 2))
-            t = t1 + (0 if solid else gap)
-        b.mark(dashes)
+        if k == lanes // 2 and rng.random() < 0.4:  # a solid centre line, broken at crossings
+            cuts = np.sort(crossings[np.abs(crossings) < span])
+            t0 = np.concatenate([[-span], cuts + 8])
+            t1 = np.concatenate([cuts - 8, [span]])
+        else:
+            t0 = np.arange(-span, span, dash + gap)
+            t1 = np.minimum(t0 + dash, span)
+        keep = (t1 > t0) & np.all(np.abs(crossings[None, :] - ((t0 + t1) / 2)[:, None]) > 8, 1)
+        b.mark(list(strips(t0[keep], t1[keep], off, line_w / 2)))
     for q in crossings:  # zebra crossings next to each intersection
         if abs(q) > span or rng.random() < 0.4:
             continue
         for side in (-1, 1):
             t0 = q + side * rng.uniform(6, 10)
-            b.mark([strip(t0 - 1.5, t0 + 1.5, s, 0.25) for s in np.arange(-width / 2 + 0.5, width / 2 - 0.3, 1.0)],
+            offs = np.arange(-width / 2 + 0.5, width / 2 - 0.3, 1.0)
+            b.mark(list(strips(np.full(len(offs), t0 - 1.5), np.full(len(offs), t0 + 1.5), offs, 0.25)),
                    opacity=rng.uniform(0.4, 0.95))
 
 
@@ -249,7 +253,8 @@ def _street_life(b: _Builder, cols, rows, u, v, centre, radius) -> None:
             trees = walk > 2 and rng.random() < 0.55
             tree_step = rng.uniform(7, 14)
             heading = math.atan2(along[1], along[0])
-            for t in np.arange(-radius, radius, 5.5):
+            lo, hi = _span_near(b, centre + across * pos, along, radius)
+            for t in np.arange(lo, hi, 5.5):
                 if np.any(np.abs(cross - t) < 10):
                     continue
                 for side in (-1, 1):
@@ -260,11 +265,23 @@ def _street_life(b: _Builder, cols, rows, u, v, centre, radius) -> None:
                         b.vehicle(centre + across * (pos + side * wd / 4) + along * t, heading + (side < 0) * math.pi,
                                   big=rng.random() < 0.1)
             if trees:
-                for t in np.arange(-radius + rng.uniform(0, tree_step), radius, tree_step):
+                for t in np.arange(lo + rng.uniform(0, tree_step), hi, tree_step):
                     if np.all(np.abs(cross - t) > 8):
                         for side in (-1, 1):
                             p = centre + across * (pos + side * (wd / 2 + walk * 0.5)) + along * t
                             b.tree(*p)
+
+
+def _span_near(b: _Builder, origin, along, radius) -> tuple[float, float]:
+    """The stretch [lo, hi] of the line ``origin + t * along`` (|t| <= radius) near the drone."""
+    if b.detail is None:
+        return -radius, radius
+    d = np.asarray(b.detail[0]) - origin
+    t, off = float(d @ along), abs(float(d @ np.array([-along[1], along[0]])))
+    if off >= b.detail[1]:
+        return 0.0, 0.0
+    half = math.sqrt(b.detail[1] ** 2 - off ** 2)
+    return max(-radius, t - half), min(radius, t + half)
 
 
 # --- blocks -------------------------------------------------------------------------------
@@ -287,7 +304,9 @@ def _parking_rows(b: _Builder, blk: _Block, a0, b0, a1, b1, taken) -> None:
     occupancy = rng.uniform(0.3, 0.95)
     bb = b0
     while bb + 5 <= b1:
-        b.mark([blk.rect(a - 0.06, bb, a + 0.06, bb + 5) for a in np.arange(a0, a1 - 2.5, 2.5)],
+        stalls = np.arange(a0, a1 - 2.5, 2.5)[:, None, None]
+        corners = np.array([[-0.06, 0], [0.06, 0], [0.06, 5], [-0.06, 5]])
+        b.mark(list(blk.origin + blk.u * (stalls + corners[None, :, :1]) + blk.v * (bb + corners[None, :, 1:])),
                opacity=rng.uniform(0.4, 0.9))
         for a in np.arange(a0, a1 - 2.5, 2.5):
             if rng.random() < occupancy and _free(taken, a, bb, a + 2.5, bb + 5):

@@ -48,7 +48,7 @@ def make_light(style: Style, rng: np.random.Generator) -> Light:
     u = rng.uniform
     elevation = {"sunny": (25, 72), "hazy": (20, 60), "overcast": (30, 80), "golden": (7, 16)}[kind]
     shadow = {"sunny": (0.28, 0.5), "hazy": (0.45, 0.65), "overcast": (0.8, 0.92), "golden": (0.22, 0.4)}[kind]
-    visibility = {"sunny": (900, 5000), "hazy": (250, 900), "overcast": (500, 2500), "golden": (500, 2500)}[kind]
+    visibility = {"sunny": (900, 5000), "hazy": (600, 1500), "overcast": (500, 2500), "golden": (500, 2500)}[kind]
     warm = u(-0.06, 0.1) if kind != "golden" else u(0.18, 0.35)
     sun = np.array([1 + warm, 1.0, 1 - 1.3 * warm], np.float32) * (u(0.85, 1.0) if kind == "overcast" else 1.0)
     shadow_rgb = np.array([0.92, 0.98, 1.12], np.float32) if kind != "overcast" else np.ones(3, np.float32)
@@ -106,10 +106,17 @@ class _Map:
 
 
 def _fields(m: _Map, rng) -> dict:
-    """Shared noise fields over the whole map (feature sizes in metres), read by every texture."""
+    """Shared noise fields over the whole map (feature sizes in metres), read by every texture.
+    Smooth fields are drawn at a coarser resolution and enlarged once: they have no fine detail."""
     h, w, p = m.h, m.w, m.ppm
-    return dict(mid=tx.noise(rng, h, w, 6 * p) - 0.5, big=tx.noise(rng, h, w, 15 * p) - 0.5,
-                small=tx.noise(rng, h, w, max(1.5, 1.5 * p), 2) - 0.5, patch=tx.noise(rng, h, w, 9 * p, 2),
+    k = int(np.clip(1.5 * p // 3, 1, 4))  # the finest feature (1.5 m) still spans >= 3 coarse px
+    hs, ws = -(-h // k), -(-w // k)
+
+    def smooth(cell_m, octaves=3):
+        field = tx.noise(rng, hs, ws, cell_m * p / k, octaves)
+        return field if k == 1 else cv2.resize(field, (ws * k, hs * k), interpolation=cv2.INTER_LINEAR)[:h, :w]
+
+    return dict(mid=smooth(6) - 0.5, big=smooth(15) - 0.5, small=smooth(1.5, 2) - 0.5, patch=smooth(9, 2),
                 fine=rng.standard_normal((h, w), dtype=np.float32))
 
 
@@ -219,10 +226,12 @@ def _shadows(world: World, m: _Map, light: Light) -> tuple[np.ndarray, np.ndarra
 
 
 def _lit(albedo: np.ndarray, shadow: np.ndarray, light: Light) -> np.ndarray:
-    """Albedo times light: the sun's colour where lit, the sky's (dimmer, bluer) in shadow."""
+    """Albedo times light, in place: the sun's colour where lit, the sky's (dimmer, bluer) in shadow."""
     gain = (light.shadow * light.shadow_rgb - light.sun_rgb).astype(np.float32)
-    k = cv2.merge([float(light.sun_rgb[c]) + float(gain[c]) * shadow for c in range(3)])
-    return cv2.multiply(albedo, k)
+    k = shadow[..., None] * gain
+    k += light.sun_rgb.astype(np.float32)
+    albedo *= k
+    return albedo
 
 
 # --- projection ------------------------------------------------------------------------------
@@ -390,6 +399,7 @@ def project(world: World, cam: Camera, m: _Map, ground_lit, ground_sem, roof_lit
         small = cv2.resize(rng.random((h // 3 + 1, w // 3 + 1), dtype=np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
         img[trees] *= (0.65 + 0.6 * small[trees])[:, None]
     if dist is not None:  # aerial perspective: far things fade into the haze (the sky already is haze)
+        dist = dist * np.clip(1 - hmap / cam.pos[2], 0, 1)  # to what the pixel shows, not the ground behind it
         fog = (1 - np.exp(-np.minimum(dist, 1e5) / light.visibility)) * (sem != SKY)
         img = img * (1 - fog[..., None]) + light.haze_rgb * fog[..., None]
     return img, sem, hmap

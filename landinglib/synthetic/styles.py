@@ -39,7 +39,7 @@ class Style:
     scene_side: tuple[int, int] = (1024, 1536)  # orthomosaics: side length range in px
     camera: str = "drone"  # "drone": perspective frames; "ortho": true orthomosaic
     gsd_m: tuple[float, float] = (0.05, 0.22)  # ground sampling distance (m/px) at the frame centre
-    views: tuple[float, float, float] = (0.45, 0.4, 0.15)  # P(nadir), P(oblique), P(oblique with horizon)
+    views: tuple[float, float, float] = (0.45, 0.43, 0.12)  # P(nadir), P(oblique), P(oblique with horizon)
     districts: tuple[tuple[str, float], ...] = (("urban", 0.55), ("suburban", 0.2), ("industrial", 0.1),
                                                 ("rural", 0.15))
     pavements: tuple[str, ...] = PAVEMENTS
