@@ -1,7 +1,8 @@
 """Data benchmarks: generation time of the built-in data, label decoding, loader throughput.
 
-    python benchmarks/data_throughput.py [--workers N] [--batches N]
+    python benchmarks/data_throughput.py [--workers N] [--batches N] [--skip-generation]
 
+The goal for generation: all built-in data (55 + 141 + 35 frames) in <= 60 s on 2 cores.
 Prints a table. The training loader must outpace a training step (batch 6, 256x256, ~6 images/s
 on 2 CPU cores) by a wide margin.
 """
@@ -16,12 +17,13 @@ import numpy as np
 
 from landinglib import classes, data, synthetic
 from landinglib.runtime import default_workers
+from machine import describe
 
 
 def time_generation() -> dict[str, float]:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for style in ("dronedeploy", "udd6"):
+        for style in ("dronedeploy", "udd6", "udd6-unseen"):
             start = time.perf_counter()
             synthetic.generate(Path(tmp) / style, style)
             out[style] = time.perf_counter() - start
@@ -38,6 +40,16 @@ def time_decode(repeats: int = 5) -> float:
     for _ in range(repeats):
         decoded, _ = classes.colors_to_index(rgb, classes.UDD6)
     assert (decoded == mask).all()
+    return (time.perf_counter() - start) / repeats
+
+
+def time_augment(augment: str, repeats: int = 50) -> float:
+    """Seconds to augment one UDD6-style frame into a 256-px training crop."""
+    image, mask, _, _ = synthetic.render_scene("udd6", 0)
+    transform = data.train_transform(256, augment=augment)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        transform(image=image, mask=mask)
     return (time.perf_counter() - start) / repeats
 
 
@@ -67,13 +79,18 @@ def main() -> None:
         gen = time_generation()
         rows.append(("generate 55 DroneDeploy-style scenes", f"{gen['dronedeploy']:.1f} s"))
         rows.append(("generate 106+35 UDD6-style frames", f"{gen['udd6']:.1f} s"))
+        rows.append(("generate 35 unseen-style test frames", f"{gen['udd6-unseen']:.1f} s"))
         rows.append(("generate all built-in data", f"{sum(gen.values()):.1f} s"))
     rows.append(("decode one 4096x2160 RGB label", f"{time_decode() * 1000:.0f} ms"))
+    for augment in data.AUGMENTATIONS:
+        rows.append((f"{augment} augmentation of one 1024x540 frame to 256 px",
+                     f"{time_augment(augment) * 1000:.1f} ms"))
     for workers in sorted({0, args.workers}):
         for dataset in ("dronedeploy", "udd6"):
             rate = time_loader(dataset, workers, args.batches)
             rows.append((f"train loader {dataset}, 256 px + aug, {workers} workers", f"{rate:.0f} images/s"))
     width = max(len(r[0]) for r in rows)
+    print(describe())
     print(f"{'measurement':<{width}}  value")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

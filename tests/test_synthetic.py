@@ -450,3 +450,15 @@ def test_scenes_are_learnable_not_noise():
     assert np.mean(np.array(margins) > 3) >= 0.75, np.round(margins, 1)
     r, g, b = np.mean(grass, 0)
     assert g > r + 5 and g > b + 5, (r, g, b)
+
+
+def test_swatch_shows_each_material_at_its_physical_scale():
+    tiles = synthetic.swatch("tiles", seed=1, size=96, ppm=20)
+    assert tiles.shape == (96, 96, 3) and tiles.dtype == np.uint8
+    assert np.array_equal(tiles, synthetic.swatch("tiles", seed=1, size=96, ppm=20))  # seeded
+    for kind in ("asphalt", "bricks", "lawn", "checker45", "cobbles", "roof:gravel", "roof:corrugated"):
+        assert synthetic.swatch(kind, seed=2, size=64).std() > 2, kind  # textured, not a flat fill
+    lawn = synthetic.swatch("lawn", seed=3, size=64).reshape(-1, 3).mean(0)
+    assert lawn[1] > lawn[0] and lawn[1] > lawn[2]  # green
+    with pytest.raises(ValueError, match="unknown surface kind"):
+        synthetic.swatch("lava")

@@ -114,6 +114,33 @@ def render_scene(style: Style | str, seed: int | tuple = 0, size: tuple[int, int
     return Scene(image, sem, height, info)
 
 
+def swatch(kind: str, seed: int = 0, size: int = 160, ppm: float = 20.0) -> np.ndarray:
+    """A (size, size, 3) uint8 sample of a material under flat light, ``ppm`` px per metre.
+
+    ``kind``: a ground material ("asphalt", "slabs", "tiles", "bricks", "checker45", "cobbles",
+    "lawn", "meadow", "soil", "gravel", "field", "water", "pool") or "roof:<material>" for a flat
+    roof ("roof:concrete", "roof:gravel", ..., "roof:corrugated", "roof:painted")."""
+    from . import textures as tx
+
+    rng = np.random.default_rng(seed)
+    m = _Map((0.0, 0.0, size / ppm, size / ppm), ppm)
+    fields = _fields(m, rng)
+    ys, xs = np.mgrid[0:m.h, 0:m.w]
+    ys, xs = ys.ravel(), xs.ravel()
+    xx, yy = m.coords(ys, xs)
+    local = {k: v[ys, xs] for k, v in fields.items()}
+    if kind.startswith("roof:"):
+        material = kind.split(":", 1)[1]
+        spec = dict(shape="flat", material=material, rgb=tx.roof_color(material, rng), stains=0.3)
+        square = np.array([[0, 0], [size / ppm, 0], [size / ppm, size / ppm], [0, size / ppm]])
+        albedo = tx.roof_texture(spec, square, xx, yy, local, ppm, math.radians(45), 0.0)
+    else:
+        spec = dict(kind=kind, rgb=tx.surface_color(kind, rng), angle=0.3, salt=seed, stains=0.2,
+                    two_tone=kind == "checker45", rgb2=tx.surface_color(kind, rng))
+        albedo = tx.surface_texture(spec, xx, yy, local, ppm)
+    return np.clip(albedo.reshape(m.h, m.w, 3), 0, 255).astype(np.uint8)[:size, :size]
+
+
 # --- writing the layouts -------------------------------------------------------------------
 def _write_dronedeploy_scene(args) -> tuple[str, int, int]:
     root, name, seed, size, elevations = args
@@ -260,7 +287,7 @@ def ensure_builtin(style: str, fast: bool | None = None, seed: int = 0, verbose:
 
 
 __all__ = [
-    "Scene", "Style", "STYLES", "DRONEDEPLOY_STYLE", "UDD6_STYLE", "UDD6_UNSEEN_STYLE", "render_scene", "generate",
+    "Scene", "Style", "STYLES", "DRONEDEPLOY_STYLE", "UDD6_STYLE", "UDD6_UNSEEN_STYLE", "render_scene", "swatch", "generate",
     "ensure_builtin", "FAST_SETTINGS", "FRAME_COUNTS", "FORMAT_VERSION", "SEMANTIC_NAMES", "SEMANTIC_TO_DRONEDEPLOY",
     "SEMANTIC_TO_UDD6", "SOIL", "GRASS", "TREE", "ROAD", "ROOF", "FACADE", "CAR", "WATER", "CLUTTER", "NODATA", "SKY",
 ]
