@@ -21,7 +21,7 @@ import numpy as np
 from . import textures as tx
 from .camera import Camera
 from .city import World
-from .styles import CAR, CLUTTER, FACADE, ROOF, SKY, SOIL, TREE, Style
+from .styles import CAR, FACADE, ROOF, SKY, SOIL, TREE, Style
 
 SHIFT = 4  # sub-pixel precision of cv2.fillPoly (coordinates x 16)
 

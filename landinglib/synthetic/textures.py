@@ -55,6 +55,16 @@ def _lines(frac: np.ndarray, width: float) -> np.ndarray:
 
 
 # --- colours: wide ranges per material (domain randomisation) ---------------------------
+SURFACE_HSV = {  # kind: (hue degrees, saturation, value) ranges
+    "lawn": ((65, 115), (0.3, 0.65), (0.28, 0.55)),
+    "meadow": ((45, 100), (0.25, 0.55), (0.3, 0.55)),
+    "soil": ((18, 42), (0.18, 0.5), (0.3, 0.62)),
+    "gravel": ((20, 50), (0, 0.12), (0.5, 0.78)),
+    "field": ((35, 100), (0.3, 0.6), (0.35, 0.6)),
+    "water": ((160, 215), (0.2, 0.55), (0.18, 0.42)),
+    "pool": ((178, 200), (0.4, 0.75), (0.6, 0.88)),
+}
+
 def surface_color(kind: str, rng: np.random.Generator) -> np.ndarray:
     """A random base colour for a ground material ``kind``."""
     u = rng.uniform
@@ -69,20 +79,8 @@ def surface_color(kind: str, rng: np.random.Generator) -> np.ndarray:
         if family == 1:  # grey
             return hsv(u(0, 360), u(0, 0.08), u(0.35, 0.72))
         return hsv(u(28, 48), u(0.12, 0.35), u(0.45, 0.75))  # sand, beige
-    if kind == "lawn":
-        return hsv(u(65, 115), u(0.3, 0.65), u(0.28, 0.55))
-    if kind == "meadow":
-        return hsv(u(45, 100), u(0.25, 0.55), u(0.3, 0.55))
-    if kind == "soil":
-        return hsv(u(18, 42), u(0.18, 0.5), u(0.3, 0.62))
-    if kind == "gravel":
-        return hsv(u(20, 50), u(0, 0.12), u(0.5, 0.78))
-    if kind == "field":
-        return hsv(u(35, 100), u(0.3, 0.6), u(0.35, 0.6))
-    if kind == "water":
-        return hsv(u(160, 215), u(0.2, 0.55), u(0.18, 0.42))
-    if kind == "pool":
-        return hsv(u(178, 200), u(0.4, 0.75), u(0.6, 0.88))
+    if kind in SURFACE_HSV:
+        return hsv(*(u(*r) for r in SURFACE_HSV[kind]))
     raise ValueError(f"unknown surface kind {kind!r}")
 
 
