@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -40,6 +41,8 @@ def test_unseen_style_test_scores_the_model_on_every_unseen_frame(tmp_path):
     frames = loader.dataset
     assert len(frames) == synthetic.FAST_SETTINGS["udd6-unseen"]["n_val"]
     assert "udd6-unseen" in str(frames.root) and frames.classes.names[1] == "Safe"
+    image, mask = data.unseen_style_dataset(size=None)[0]  # raw arrays, as a photo would be
+    assert image.dtype == np.uint8 and image.shape[:2] == mask.shape and set(np.unique(mask)) <= {0, 1, 2, 3, 255}
     model = build_model("ultra-fast", 4)
     result = train.evaluate(model, loader, 4)
     pixels = sum(int((m != 255).sum()) for _, m in loader)

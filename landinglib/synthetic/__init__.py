@@ -45,7 +45,7 @@ from .styles import (CAR, CLUTTER, DRONEDEPLOY_STYLE, FACADE, GRASS, NODATA, ROA
                      SEMANTIC_TO_DRONEDEPLOY, SEMANTIC_TO_UDD6, SKY, SOIL, STYLES, TREE, UDD6_STYLE,
                      UDD6_UNSEEN_STYLE, WATER, Style, pick)
 
-FORMAT_VERSION = 3  # bump when the drawing changes, so cached data is regenerated
+FORMAT_VERSION = 4  # bump when the drawing changes, so cached data is regenerated
 MAP_PIXELS = 800_000  # the ground map of one frame holds at most this many pixels
 DETAIL_M = 280.0  # beyond this distance from the drone only buildings are drawn  # the ground map of one frame holds at most this many pixels
 
@@ -88,7 +88,9 @@ def render_scene(style: Style | str, seed: int | tuple = 0, size: tuple[int, int
         area = float(np.prod(hi - lo))
         ppm = max(0.8, min(1.1 * cam.f / near, math.sqrt(MAP_PIXELS / area), 16.0))
         max_height = cam.pos[2] - 12
-    detail = (tuple(cam.pos[:2]), DETAIL_M) if cam.kind == "perspective" else None  # far away only buildings count
+    detail = None  # far away, or out of view, only buildings count
+    if cam.kind == "perspective":
+        detail = (tuple(cam.pos[:2]), DETAIL_M, cv2.convexHull(pts.astype(np.float32))[:, 0])
     world = build_world(extent, kind, style, rng, max_height=max_height, detail=detail)
     m = _Map(extent, ppm)
     fields = _fields(m, rng)

@@ -10,10 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from . import textures as tx
 from .styles import CAR, CLUTTER, GRASS, ROAD, ROOF, SOIL, WATER, Style
+
+
+DETAIL_MARGIN_M = 15.0  # vehicles and trees this far outside the camera's view are still drawn
 
 
 @dataclass
@@ -61,7 +65,8 @@ class _Block:
 class _Builder:
     def __init__(self, world: World, style: Style, rng: np.random.Generator, max_height: float, detail=None):
         self.w, self.style, self.rng, self.max_height = world, style, rng, max_height
-        self.detail = detail  # (centre, radius): small things beyond it are not worth drawing
+        self.detail = detail  # (centre, radius, outline): small things outside are not worth drawing
+        self._outline = None if detail is None or detail[2] is None else np.asarray(detail[2], np.float32)
         self.pavement = style.pavements[int(rng.integers(len(style.pavements)))]  # this town's favourite
 
     # --- surfaces -------------------------------------------------------------------------
@@ -149,7 +154,12 @@ class _Builder:
                                    dict(shape="box", rgb=rgb), dict(rgb=rgb * 0.75)))
 
     def far(self, xy) -> bool:
-        return self.detail is not None and math.dist(xy, self.detail[0]) > self.detail[1]
+        if self.detail is None:
+            return False
+        if math.dist(xy, self.detail[0]) > self.detail[1]:
+            return True
+        return self._outline is not None and cv2.pointPolygonTest(
+            self._outline, (float(xy[0]), float(xy[1])), True) < -DETAIL_MARGIN_M
 
     def tree(self, x, y, small: bool = False) -> None:
         rng = self.rng
@@ -574,7 +584,9 @@ def _rural(b: _Builder, centre, radius):
 def build_world(extent, district: str, style: Style, rng: np.random.Generator, max_height: float = 80.0,
                 detail=None) -> World:
     """Lay out a ``district`` ("urban", "suburban", "industrial", "rural") covering ``extent``
-    (x0, y0, x1, y1 metres). ``detail`` = ((x, y), radius): no vehicles or trees beyond it."""
+    (x0, y0, x1, y1 metres). ``detail`` = ((x, y), radius, outline or None): no vehicles or trees
+    beyond ``radius`` of (x, y), nor more than ``DETAIL_MARGIN_M`` outside the ``outline`` polygon
+    (the ground the camera sees)."""
     x0, y0, x1, y1 = extent
     world = World(extent=tuple(float(e) for e in extent))
     b = _Builder(world, style, rng, max_height, detail)

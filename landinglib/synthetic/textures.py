@@ -32,9 +32,10 @@ def noise(rng: np.random.Generator, h: int, w: int, cell: float, octaves: int = 
 
 def cell_hash(i: np.ndarray, j: np.ndarray, salt: int) -> np.ndarray:
     """A pseudo-random number in [0, 1) per integer cell (i, j): per-tile colour variation."""
-    k = (i.astype(np.int64) * 73856093) ^ (j.astype(np.int64) * 19349663) ^ (salt * 83492791)
-    k = (k ^ (k >> 13)) * 1274126177
-    return ((k ^ (k >> 16)) & 0xFFFF).astype(np.float32) / 65536.0
+    k = (i.astype(np.int32).view(np.uint32) * np.uint32(73856093)) ^ (j.astype(np.int32).view(np.uint32) * np.uint32(
+        19349663)) ^ np.uint32((salt * 83492791) & 0xFFFFFFFF)
+    k = (k ^ (k >> np.uint32(13))) * np.uint32(1274126177)
+    return ((k ^ (k >> np.uint32(16))) & np.uint32(0xFFFF)).astype(np.float32) / np.float32(65536.0)
 
 
 def hsv(h_deg: float, s: float, v: float) -> np.ndarray:
