@@ -191,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoints in --out")
     p.add_argument("--workers", type=int, help="DataLoader workers (default: spare cores)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--augment", default="strong", choices=["strong", "light"],
-                   help="training augmentation (default strong: colour, light, blur, noise, JPEG, rotation, zoom)")
+    p.add_argument("--augment", default="light", choices=["light", "strong"],
+                   help="training augmentation (default light; strong adds colour, shadows, blur, noise, JPEG, "
+                        "rotation and zoom)")
     p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on tiny data")
     p.set_defaults(func=_train)
 

@@ -410,15 +410,17 @@ def _cached_scene(root: Path, name: str, cache_dir: Path) -> tuple[np.ndarray, n
 AUGMENTATIONS = ("light", "strong")
 
 
-def train_transform(size: int = 256, scale: tuple[float, float] | None = None, augment: str = "strong") -> A.Compose:
+def train_transform(size: int = 256, scale: tuple[float, float] | None = None, augment: str = "light") -> A.Compose:
     """Training augmentation: a random crop resized to ``size`` (``scale`` = area fraction), flips
     and 90° turns, then light changes.
 
-    augment "light": brightness/contrast only, crops of 25-100 % of the area. "strong" (the
-    default, chosen by measurement on the unseen-style test; see notebook 04): also free rotation
-    and zoom (0.6-1.3x), crops of 10-100 %, hue/saturation, gamma, CLAHE or grey, cast shadows,
-    blur, noise and JPEG — so the model cannot lean on one colour, one sharpness or one scale.
-    Geometric steps move the mask with the image; padding is ignored (255) in the mask.
+    augment "light" (the default): brightness/contrast only, crops of 25-100 % of the area.
+    "strong": also free rotation and zoom (0.6-1.3x), crops of 10-100 %, hue/saturation, gamma,
+    CLAHE or grey, cast shadows, blur, noise and JPEG. Measured with the default pipeline on the
+    built-in data (notebook 04), strong scored lower on both the test and the unseen-style test:
+    the generator already randomises colour, light, blur, noise and JPEG, and within 14 epochs the
+    harder task costs more than it teaches. Geometric steps move the mask with the image; padding
+    is ignored (255) in the mask.
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
@@ -520,7 +522,7 @@ def _seed_worker(worker_id: int) -> None:
 
 
 def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None = None,
-                  seed: int = 0, augment: str = "strong", **kwargs) -> dict[str, _SegmentationDataset]:
+                  seed: int = 0, augment: str = "light", **kwargs) -> dict[str, _SegmentationDataset]:
     """Train / val / test datasets of ``dataset`` ("dronedeploy" or "udd6") with transforms.
 
     root None = the built-in data (generated on first use). ``limit`` caps items per split;

@@ -39,7 +39,7 @@ class PipelineConfig:
     workers: int | None = None
     seed: int = 0
     class_weights: bool = True
-    augment: str = "strong"  # training augmentation: "strong" or "light" (see data.train_transform)
+    augment: str = "light"  # training augmentation: "light" or "strong" (see data.train_transform)
     unseen: bool = True  # also score stage 2 on the built-in unseen-style test
     limit: int | None = None  # items per split (quick runs)
     max_steps: int | None = None  # steps per epoch (quick runs)

@@ -270,7 +270,7 @@ def test_light_augmentation_keeps_image_and_mask_aligned():
 def test_strong_augmentation_keeps_image_and_mask_aligned():
     """Rotation, zoom, shadows, hue, blur, noise and JPEG: the mask still follows the image."""
     image, mask = _blocks()
-    transform = data.train_transform(128)  # the default, "strong"
+    transform = data.train_transform(128, augment="strong")
     transform.set_random_seed(3)
     aligned = []
     for _ in range(30):
