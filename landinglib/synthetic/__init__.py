@@ -47,6 +47,7 @@ from .styles import (CAR, CLUTTER, DRONEDEPLOY_STYLE, FACADE, GRASS, NODATA, ROA
 
 FORMAT_VERSION = 4  # bump when the drawing changes, so cached data is regenerated
 MAP_PIXELS = 800_000  # the ground map of one frame holds at most this many pixels
+MAP_OVERSAMPLE = 1.1  # map px per image px at the nearest ground the camera sees
 DETAIL_M = 280.0  # beyond this distance from the drone only buildings are drawn  # the ground map of one frame holds at most this many pixels
 
 
@@ -86,7 +87,7 @@ def render_scene(style: Style | str, seed: int | tuple = 0, size: tuple[int, int
         extent = (*lo, *hi)
         near = float(np.min(np.linalg.norm(np.c_[pts - cam.pos[:2], np.full(len(pts), cam.pos[2])], axis=1)))
         area = float(np.prod(hi - lo))
-        ppm = max(0.8, min(1.1 * cam.f / near, math.sqrt(MAP_PIXELS / area), 16.0))
+        ppm = max(0.8, min(MAP_OVERSAMPLE * cam.f / near, math.sqrt(MAP_PIXELS / area), 16.0))
         max_height = cam.pos[2] - 12
     detail = None  # far away, or out of view, only buildings count
     if cam.kind == "perspective":
