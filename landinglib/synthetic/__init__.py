@@ -40,7 +40,7 @@ import numpy as np
 from .. import classes
 from .camera import make_camera
 from .city import build_world
-from .render import _fields, _ground, _lit, _Map, _roof_layer, _shadows, develop, make_light, project
+from .render import develop, draw, make_light, material
 from .styles import (CAR, CLUTTER, DRONEDEPLOY_STYLE, FACADE, GRASS, NODATA, ROAD, ROOF, SEMANTIC_NAMES,
                      SEMANTIC_TO_DRONEDEPLOY, SEMANTIC_TO_UDD6, SKY, SOIL, STYLES, TREE, UDD6_STYLE,
                      UDD6_UNSEEN_STYLE, WATER, Style, pick)
@@ -93,13 +93,7 @@ def render_scene(style: Style | str, seed: int | tuple = 0, size: tuple[int, int
     if cam.kind == "perspective":
         detail = (tuple(cam.pos[:2]), DETAIL_M, cv2.convexHull(pts.astype(np.float32))[:, 0])
     world = build_world(extent, kind, style, rng, max_height=max_height, detail=detail)
-    m = _Map(extent, ppm)
-    fields = _fields(m, rng)
-    albedo, ground_sem = _ground(world, m, fields, rng, style)
-    roofs = _roof_layer(world, m, fields, rng, light)
-    ground_shadow, roof_shadow = _shadows(world, m, light)
-    img, sem, height = project(world, cam, m, _lit(albedo, ground_shadow, light), ground_sem,
-                               _lit(roofs, roof_shadow, light), light, rng)
+    img, sem, height = draw(world, cam, light, extent, ppm, rng)
     if style.nodata_border:  # an orthomosaic covers an irregular footprint; outside is nodata
         centre = np.array([w, h]) / 2
         angles = np.sort(rng.uniform(0, 2 * math.pi, 9))
@@ -126,22 +120,18 @@ def swatch(kind: str, seed: int = 0, size: int = 160, ppm: float = 20.0) -> np.n
     from . import textures as tx
 
     rng = np.random.default_rng(seed)
-    m = _Map((0.0, 0.0, size / ppm, size / ppm), ppm)
-    fields = _fields(m, rng)
-    ys, xs = np.mgrid[0:m.h, 0:m.w]
-    ys, xs = ys.ravel(), xs.ravel()
-    xx, yy = m.coords(ys, xs)
-    local = {k: v[ys, xs] for k, v in fields.items()}
-    if kind.startswith("roof:"):
-        material = kind.split(":", 1)[1]
-        spec = dict(shape="flat", material=material, rgb=tx.roof_color(material, rng), stains=0.3)
-        square = np.array([[0, 0], [size / ppm, 0], [size / ppm, size / ppm], [0, size / ppm]])
-        albedo = tx.roof_texture(spec, square, xx, yy, local, ppm, math.radians(45), 0.0)
-    else:
+
+    def albedo_of(xx, yy, fields, ppm):  # called after the noise fields are drawn
+        if kind.startswith("roof:"):
+            name = kind.split(":", 1)[1]
+            spec = dict(shape="flat", material=name, rgb=tx.roof_color(name, rng), stains=0.3)
+            square = np.array([[0, 0], [size / ppm, 0], [size / ppm, size / ppm], [0, size / ppm]])
+            return tx.roof_texture(spec, square, xx, yy, fields, ppm, math.radians(45), 0.0)
         spec = dict(kind=kind, rgb=tx.surface_color(kind, rng), angle=0.3, salt=seed, stains=0.2,
                     two_tone=kind == "checker45", rgb2=tx.surface_color(kind, rng))
-        albedo = tx.surface_texture(spec, xx, yy, local, ppm)
-    return np.clip(albedo.reshape(m.h, m.w, 3), 0, 255).astype(np.uint8)[:size, :size]
+        return tx.surface_texture(spec, xx, yy, fields, ppm)
+
+    return material(albedo_of, size, ppm, rng)
 
 
 # --- writing the layouts -------------------------------------------------------------------

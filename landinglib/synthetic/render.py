@@ -120,7 +120,13 @@ def _fields(m: _Map, rng) -> dict:
                 fine=rng.standard_normal((h, w), dtype=np.float32))
 
 
-def _ground(world: World, m: _Map, fields: dict, rng, style: Style):
+def _at(fields: dict, ys, xs) -> dict:
+    """The shared noise fields at the pixels (ys, xs)."""
+    return {k: v[ys, xs] for k, v in fields.items()}
+
+
+def _ground(world: World, m: _Map, fields: dict, rng):
+    """Ground albedo (h, w, 3) and semantic codes (h, w) of the map: surfaces, then road paint."""
     albedo = np.zeros((m.h, m.w, 3), np.float32)
     sem = np.full((m.h, m.w), SOIL, np.uint8)
     covered = np.zeros((m.h, m.w), bool)
@@ -132,13 +138,13 @@ def _ground(world: World, m: _Map, fields: dict, rng, style: Style):
         ys, xs = pix[0][keep], pix[1][keep]
         if not len(ys):
             continue
-        albedo[ys, xs] = tx.surface_texture(spec, *m.coords(ys, xs), {k: v[ys, xs] for k, v in fields.items()}, m.ppm)
+        albedo[ys, xs] = tx.surface_texture(spec, *m.coords(ys, xs), _at(fields, ys, xs), m.ppm)
         sem[ys, xs] = spec["code"]
         covered[ys, xs] = True
     ys, xs = np.nonzero(~covered)
     if len(ys):  # whatever no surface covers: bare ground or rough grass
         base = dict(kind=rng.choice(["meadow", "soil"]), rgb=tx.surface_color("soil", rng), angle=0.0)
-        albedo[ys, xs] = tx.surface_texture(base, *m.coords(ys, xs), {k: v[ys, xs] for k, v in fields.items()}, m.ppm)
+        albedo[ys, xs] = tx.surface_texture(base, *m.coords(ys, xs), _at(fields, ys, xs), m.ppm)
     if world.markings:  # paint, worn away in places
         paint = np.zeros_like(albedo)
         alpha = np.zeros((m.h, m.w), np.float32)
@@ -156,6 +162,7 @@ def _ground(world: World, m: _Map, fields: dict, rng, style: Style):
 
 
 def _roof_layer(world: World, m: _Map, fields: dict, rng, light: Light) -> np.ndarray:
+    """Albedo (h, w, 3) of every roof, car top and box top, painted at its footprint on the map."""
     layer = np.zeros((m.h, m.w, 3), np.float32)
     s_vec = light.shadow_vector
     for prism in world.prisms:
@@ -166,8 +173,8 @@ def _roof_layer(world: World, m: _Map, fields: dict, rng, light: Light) -> np.nd
         xx, yy = m.coords(ys, xs)
         spec = prism.roof
         if prism.code == ROOF:
-            layer[ys, xs] = tx.roof_texture(spec, prism.footprint, xx, yy, {k: v[ys, xs] for k, v in fields.items()},
-                                            m.ppm, light.elevation, light.azimuth)
+            layer[ys, xs] = tx.roof_texture(spec, prism.footprint, xx, yy, _at(fields, ys, xs), m.ppm,
+                                            light.elevation, light.azimuth)
             if spec["shape"] == "flat":
                 tx.roof_details(layer, prism.footprint, spec, m, rng, s_vec)
         else:
@@ -403,6 +410,28 @@ def project(world: World, cam: Camera, m: _Map, ground_lit, ground_sem, roof_lit
         fog = (1 - np.exp(-np.minimum(dist, 1e5) / light.visibility)) * (sem != SKY)
         img = img * (1 - fog[..., None]) + light.haze_rgb * fog[..., None]
     return img, sem, hmap
+
+
+def draw(world: World, cam: Camera, light: Light, extent, ppm: float, rng):
+    """Maps of ``world`` over ``extent`` at ``ppm``, lit and shadowed, seen through ``cam``: image
+    (H, W, 3) float32, semantic (H, W) uint8, height (H, W) float32 (before ``develop``)."""
+    m = _Map(extent, ppm)
+    fields = _fields(m, rng)
+    albedo, ground_sem = _ground(world, m, fields, rng)
+    roofs = _roof_layer(world, m, fields, rng, light)
+    ground_shadow, roof_shadow = _shadows(world, m, light)
+    return project(world, cam, m, _lit(albedo, ground_shadow, light), ground_sem, _lit(roofs, roof_shadow, light),
+                   light, rng)
+
+
+def material(albedo_of, size: int, ppm: float, rng) -> np.ndarray:
+    """(size, size, 3) uint8 of a material: ``albedo_of(xx, yy, fields, ppm)`` over a square map."""
+    m = _Map((0.0, 0.0, size / ppm, size / ppm), ppm)
+    fields = _fields(m, rng)
+    ys, xs = np.mgrid[0:m.h, 0:m.w]
+    ys, xs = ys.ravel(), xs.ravel()
+    albedo = albedo_of(*m.coords(ys, xs), _at(fields, ys, xs), ppm)
+    return np.clip(albedo.reshape(m.h, m.w, 3), 0, 255).astype(np.uint8)[:size, :size]
 
 
 def develop(img: np.ndarray, sem: np.ndarray, hmap: np.ndarray, style: Style, light: Light, rng):
