@@ -289,7 +289,7 @@ def test_haze_grows_with_the_distance_to_what_a_pixel_shows(monkeypatch):
         return make
 
     monkeypatch.setattr(synthetic, "make_camera", make_camera)
-    monkeypatch.setattr(synthetic, "develop", lambda img, sem, hmap, style, light, rng: (img, sem, hmap))
+    monkeypatch.setattr(synthetic, "develop", lambda img, sem, hmap, style, rng: (img, sem, hmap))
     visibility, roofs = 400.0, 0
     for seed in SEEDS:
         frames = []

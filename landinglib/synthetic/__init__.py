@@ -102,7 +102,7 @@ def render_scene(style: Style | str, seed: int | tuple = 0, size: tuple[int, int
         inside = np.zeros((h, w), np.uint8)
         cv2.fillPoly(inside, [np.round(poly).astype(np.int32).reshape(-1, 1, 2)], 1)
         sem[inside == 0] = NODATA
-    image, sem, height = develop(img, sem, height, style, light, rng)
+    image, sem, height = develop(img, sem, height, style, rng)
     image[sem == NODATA] = 0
     info = dict(style=style.name, district=kind, view=cam.view, tilt_deg=round(cam.tilt_deg, 1),
                 altitude_m=round(float(cam.pos[2]), 1) if cam.pos is not None else None,
@@ -126,7 +126,7 @@ def swatch(kind: str, seed: int = 0, size: int = 160, ppm: float = 20.0) -> np.n
             name = kind.split(":", 1)[1]
             spec = dict(shape="flat", material=name, rgb=tx.roof_color(name, rng), stains=0.3)
             square = np.array([[0, 0], [size / ppm, 0], [size / ppm, size / ppm], [0, size / ppm]])
-            return tx.roof_texture(spec, square, xx, yy, fields, ppm, math.radians(45), 0.0)
+            return tx.roof_texture(spec, square, xx, yy, fields, math.radians(45), 0.0)
         spec = dict(kind=kind, rgb=tx.surface_color(kind, rng), angle=0.3, salt=seed, stains=0.2,
                     two_tone=kind == "checker45", rgb2=tx.surface_color(kind, rng))
         return tx.surface_texture(spec, xx, yy, fields, ppm)

@@ -183,6 +183,12 @@ def _positions(rng, lo: float, hi: float, block: tuple[float, float], width: tup
     return out
 
 
+def _band(c, along, across, span: float, half: float) -> np.ndarray:
+    """The rectangle of a road: ``span`` either way along it from ``c``, ``half`` either side."""
+    return np.array([c - along * span - across * half, c + along * span - across * half,
+                     c + along * span + across * half, c - along * span + across * half])
+
+
 def _streets(b: _Builder, centre, radius, angle, block, width, one_way_p=0.2):
     """A street grid (two families of parallel roads) and the blocks between them."""
     rng = b.rng
@@ -198,12 +204,10 @@ def _streets(b: _Builder, centre, radius, angle, block, width, one_way_p=0.2):
             if wd <= 0:
                 continue
             c = centre + across * pos
-            rect = lambda half: np.array([c - along * span - across * half, c + along * span - across * half,  # noqa
-                                          c + along * span + across * half, c - along * span + across * half])
             road_angle = angle + (math.pi / 2 if fam == 0 else 0)
             if walk:
-                b.paved(rect(wd / 2 + walk), road_angle, "slabs", "tiles", b.pavement)
-            b.surface(rect(wd / 2), "asphalt", ROAD, road_angle)
+                b.paved(_band(c, along, across, span, wd / 2 + walk), road_angle, "slabs", "tiles", b.pavement)
+            b.surface(_band(c, along, across, span, wd / 2), "asphalt", ROAD, road_angle)
             _road_markings(b, c, along, across, wd, span, [p for p, w, _ in (rows if fam == 0 else cols) if w > 0])
     blocks = []
     for (p0, w0, s0), (p1, w1, s1) in zip(cols, cols[1:]):

@@ -173,8 +173,8 @@ def _roof_layer(world: World, m: _Map, fields: dict, rng, light: Light) -> np.nd
         xx, yy = m.coords(ys, xs)
         spec = prism.roof
         if prism.code == ROOF:
-            layer[ys, xs] = tx.roof_texture(spec, prism.footprint, xx, yy, _at(fields, ys, xs), m.ppm,
-                                            light.elevation, light.azimuth)
+            layer[ys, xs] = tx.roof_texture(spec, prism.footprint, xx, yy, _at(fields, ys, xs), light.elevation,
+                                            light.azimuth)
             if spec["shape"] == "flat":
                 tx.roof_details(layer, prism.footprint, spec, m, rng, s_vec)
         else:
@@ -434,7 +434,7 @@ def material(albedo_of, size: int, ppm: float, rng) -> np.ndarray:
     return np.clip(albedo.reshape(m.h, m.w, 3), 0, 255).astype(np.uint8)[:size, :size]
 
 
-def develop(img: np.ndarray, sem: np.ndarray, hmap: np.ndarray, style: Style, light: Light, rng):
+def develop(img: np.ndarray, sem: np.ndarray, hmap: np.ndarray, style: Style, rng):
     """The camera's own look: exposure, white balance, saturation, vignetting, tone curve, lens,
     blur, noise and JPEG. Returns (image uint8, semantic, height); only the lens moves labels."""
     h, w = sem.shape

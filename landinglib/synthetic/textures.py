@@ -190,8 +190,8 @@ def surface_texture(spec: dict, xx: np.ndarray, yy: np.ndarray, fields: dict, pp
 
 
 # --- roofs and vehicles (painted top-down into the roof layer) ------------------------------
-def roof_texture(spec: dict, footprint: np.ndarray, xx, yy, fields: dict, ppm: float,
-                 sun_elevation: float, sun_azimuth: float) -> np.ndarray:
+def roof_texture(spec: dict, footprint: np.ndarray, xx, yy, fields: dict, sun_elevation: float,
+                 sun_azimuth: float) -> np.ndarray:
     """Albedo (N, 3) of a roof at points ``xx``, ``yy``: flat materials or pitched tile planes
     shaded by their slope towards the sun."""
     base = np.asarray(spec["rgb"], np.float32)
