@@ -31,6 +31,7 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -62,8 +63,6 @@ def render_scene(style: Style | str, seed: int | tuple = 0, size: tuple[int, int
                  view: str | None = None, district: str | None = None, lighting: str | None = None) -> Scene:
     """Draw one scene of ``style``; ``view`` ("nadir", "oblique", "horizon"), ``district``
     ("urban", "suburban", "industrial", "rural") and ``lighting`` override the random draw."""
-    from dataclasses import replace
-
     style = STYLES[style] if isinstance(style, str) else style
     if view is not None:
         style = replace(style, views=tuple(float(view == v) for v in ("nadir", "oblique", "horizon")))

@@ -60,9 +60,10 @@ class Camera:
                       np.ones_like(u)], -1)
         return d @ self.R.astype(np.float32)
 
-    def ground_distance(self) -> tuple[np.ndarray, np.ndarray]:
-        """(distance to the ground along each ray in metres, sky mask) for a perspective camera."""
-        d = self.rays()
+    def ground_distance(self, rays: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(distance to the ground along each ray in metres, sky mask) for a perspective camera;
+        ``rays`` = ``self.rays()`` when the caller already has them."""
+        d = self.rays() if rays is None else rays
         dz = d[..., 2]
         sky = dz > -1e-3
         t = self.pos[2] / np.maximum(-dz, 1e-3)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from . import textures as tx
-from .styles import CAR, CLUTTER, GRASS, ROAD, ROOF, SOIL, WATER, Style
+from .styles import CAR, CLUTTER, GRASS, ROAD, ROOF, SOIL, UNSEEN_FLAT_ROOFS, WATER, Style
 
 
 DETAIL_MARGIN_M = 15.0  # vehicles and trees this far outside the camera's view are still drawn
@@ -118,7 +118,6 @@ class _Builder:
         if roof == "flat":
             pool = self.style.flat_roofs
             if self.style.unseen_roof_p and rng.random() < self.style.unseen_roof_p:
-                from .styles import UNSEEN_FLAT_ROOFS
                 pool = UNSEEN_FLAT_ROOFS
             material = pool[int(rng.integers(len(pool)))]
             spec = dict(shape="flat", material=material, rgb=tx.roof_color(material, rng),

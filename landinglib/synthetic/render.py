@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 
 from . import textures as tx
+from .textures import SHIFT, to_fixed
 from .camera import Camera
 from .city import World
 from .styles import CAR, FACADE, ROOF, SKY, SOIL, TREE, Style
 
-SHIFT = 4  # sub-pixel precision of cv2.fillPoly (coordinates x 16)
 
 
 @dataclass
@@ -72,8 +72,7 @@ class _Map:
     def mask(self, poly: np.ndarray, out: np.ndarray | None = None, value: int = 1):
         """Fill ``poly`` (metres) into ``out`` (or a new (h, w) uint8 map); returns it."""
         out = np.zeros((self.h, self.w), np.uint8) if out is None else out
-        pts = np.round(self.px(poly) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32)
-        cv2.fillPoly(out, [pts.reshape(-1, 1, 2)], value, lineType=cv2.LINE_8, shift=SHIFT)
+        cv2.fillPoly(out, [to_fixed(self.px(poly))], value, lineType=cv2.LINE_8, shift=SHIFT)
         return out
 
     def window(self, poly, pad: float = 0.0):
@@ -88,8 +87,7 @@ class _Map:
         """(y1 - y0, x1 - x0) uint8 mask of ``poly`` (metres) inside the window ``win``."""
         x0, y0, x1, y1 = win
         m = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        pts = np.round((self.px(poly) - [x0, y0]) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32)
-        cv2.fillPoly(m, [pts.reshape(-1, 1, 2)], 1, lineType=cv2.LINE_8, shift=SHIFT)
+        cv2.fillPoly(m, [to_fixed(self.px(poly) - [x0, y0])], 1, lineType=cv2.LINE_8, shift=SHIFT)
         return m
 
     def poly_pixels(self, poly):
@@ -151,8 +149,7 @@ def _ground(world: World, m: _Map, fields: dict, rng):
         for polys, rgb, opacity in world.markings:
             if m.window(np.concatenate(polys)) is None:
                 continue
-            pts = [np.round(m.px(p) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32).reshape(-1, 1, 2)
-                   for p in polys]
+            pts = [to_fixed(m.px(p)) for p in polys]
             cv2.fillPoly(paint, pts, tuple(float(c) for c in rgb), lineType=cv2.LINE_AA, shift=SHIFT)
             cv2.fillPoly(alpha, pts, float(opacity), lineType=cv2.LINE_AA, shift=SHIFT)
         ys, xs = np.nonzero(alpha)
@@ -246,8 +243,7 @@ def _paste(img, sem, depth_map, quad_uv, value_img, code: int, z: float, win) ->
     """Composite ``value_img`` (bbox-sized) into ``img`` inside the projected polygon ``quad_uv``."""
     x0, y0, x1, y1 = win
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    pts = np.round((quad_uv - [x0, y0]) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32)
-    cv2.fillPoly(mask, [pts.reshape(-1, 1, 2)], 1, lineType=cv2.LINE_8, shift=SHIFT)
+    cv2.fillPoly(mask, [to_fixed(quad_uv - [x0, y0])], 1, lineType=cv2.LINE_8, shift=SHIFT)
     sel = mask.astype(bool)
     img[y0:y1, x0:x1][sel] = value_img[sel]
     sem[y0:y1, x0:x1][sel] = code
@@ -315,7 +311,7 @@ def _draw_prism(prism, cam: Camera, m: _Map, roof_lit, img, sem, hmap, light: Li
                 _paste(img, sem, hmap, quad, warped, FACADE, prism.height / 2, fwin)
             else:  # vehicles and boxes: plain sides
                 colour = np.asarray(prism.wall["rgb"], np.float32) * shade * tint
-                pts = [np.round(quad * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32).reshape(-1, 1, 2)]
+                pts = [to_fixed(quad)]
                 cv2.fillPoly(img, pts, tuple(float(c) for c in colour), cv2.LINE_8, SHIFT)
                 cv2.fillPoly(sem, pts, int(prism.code), cv2.LINE_8, SHIFT)
                 cv2.fillPoly(hmap, pts, prism.height / 2, cv2.LINE_8, SHIFT)
@@ -364,9 +360,9 @@ def _draw_tree(tree, cam: Camera, img, sem, hmap, light: Light, rng) -> None:
             cv2.circle(img, hc, int(rr * 0.45), tuple(float(v) for v in colour * 1.25), -1, cv2.LINE_8, SHIFT)
 
 
-def _sky(cam: Camera, light: Light, rng) -> np.ndarray:
-    d = cam.rays()
-    elev = d[..., 2] / np.linalg.norm(d, axis=-1)  # sine of the ray's elevation
+def _sky(cam: Camera, rays: np.ndarray, light: Light, rng) -> np.ndarray:
+    """Sky colour (H, W, 3) for every pixel: haze at the horizon, blue above, clouds."""
+    elev = rays[..., 2] / np.linalg.norm(rays, axis=-1)  # sine of the ray's elevation
     top = tx.hsv(rng.uniform(200, 225), rng.uniform(0.2, 0.55), rng.uniform(0.6, 0.9)) if light.kind != "overcast" \
         else tx.hsv(210, 0.04, rng.uniform(0.7, 0.9))
     t = np.clip(elev / 0.35, 0, 1)[..., None] ** 0.6
@@ -385,9 +381,10 @@ def project(world: World, cam: Camera, m: _Map, ground_lit, ground_sem, roof_lit
     hmap = np.zeros((h, w), np.float32)
     dist = None
     if cam.kind == "perspective":
-        dist, sky = cam.ground_distance()
+        rays = cam.rays()
+        dist, sky = cam.ground_distance(rays)
         if sky.any():
-            img[sky] = _sky(cam, light, rng)[sky]
+            img[sky] = _sky(cam, rays, light, rng)[sky]
             sem[sky] = SKY
     objects = [("prism", p, p.footprint.mean(0), p.height) for p in world.prisms] + \
               [("tree", t, np.array(t[:2]), t[3]) for t in world.trees]

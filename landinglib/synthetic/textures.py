@@ -13,6 +13,14 @@ import cv2
 import numpy as np
 
 
+SHIFT = 4  # sub-pixel precision of OpenCV's polygon drawing (coordinates x 16)
+
+
+def to_fixed(px: np.ndarray) -> np.ndarray:
+    """Pixel coordinates (N, 2), pixel centres at +0.5, as OpenCV's fixed-point points (N, 1, 2) int32."""
+    return np.round(np.asarray(px, float) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32).reshape(-1, 1, 2)
+
+
 # --- randomness that is a function of position ------------------------------------------
 def noise(rng: np.random.Generator, h: int, w: int, cell: float, octaves: int = 3) -> np.ndarray:
     """Smooth value noise in [0, 1], (h, w) float32; ``cell`` is the feature size in px."""
@@ -245,15 +253,11 @@ def roof_texture(spec: dict, footprint: np.ndarray, xx, yy, fields: dict, sun_el
 
 
 def _fill_m(layer, m, poly, rgb) -> None:
-    from .render import SHIFT
-    pts = np.round(m.px(poly) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32).reshape(-1, 1, 2)
-    cv2.fillPoly(layer, [pts], tuple(float(c) for c in rgb), lineType=cv2.LINE_8, shift=SHIFT)
+    cv2.fillPoly(layer, [to_fixed(m.px(poly))], tuple(float(c) for c in rgb), lineType=cv2.LINE_8, shift=SHIFT)
 
 
 def _ring_m(layer, m, poly, rgb, thickness: int) -> None:
-    from .render import SHIFT
-    pts = np.round(m.px(poly) * (1 << SHIFT) - (1 << (SHIFT - 1))).astype(np.int32).reshape(-1, 1, 2)
-    cv2.polylines(layer, [pts], True, tuple(float(c) for c in rgb), thickness, cv2.LINE_8, SHIFT)
+    cv2.polylines(layer, [to_fixed(m.px(poly))], True, tuple(float(c) for c in rgb), thickness, cv2.LINE_8, SHIFT)
 
 
 def _box(c, u, length, width) -> np.ndarray:
@@ -338,7 +342,7 @@ def facade_texture(width_m: float, height_m: float, spec: dict, ppm: float,
         window = (np.abs(fz - 0.55) < spec["win_h"] / 2) & (np.abs(fs - 0.5) < spec["win_w"] / 2)
         mull = np.zeros((th, tw), bool)
     window &= (z > 0.6) & (z < height_m - 0.8)
-    lit = cell_hash(np.floor(z / floor_h) + 0 * s, np.floor(s / bay) + 0 * z, 5)  # (th, tw)
+    lit = cell_hash(*np.broadcast_arrays(np.floor(z / floor_h), np.floor(s / bay)), 5)  # (th, tw)
     sky = (0.75 + 0.5 * (1 - t / max(height_m, 1))) * (0.85 + 0.3 * lit)  # glass reflects the sky
     img = np.broadcast_to(wall, (th, tw, 3)).copy()
     img[window] = glass * sky[window][:, None]
