@@ -22,7 +22,7 @@ from .train import DeviceUnavailable
 
 def _data(args: argparse.Namespace) -> int:
     """Generate (or find) the built-in data and print what is there."""
-    from .data import DroneDeployDataset, UDD6Dataset, class_pixel_counts
+    from .data import DroneDeployDataset, UDD6Dataset, class_pixel_counts, unseen_style_dataset
 
     start = time.perf_counter()
     roots = {style: synthetic.ensure_builtin(style, fast=args.fast) for style in ("dronedeploy", "udd6", "udd6-unseen")}
@@ -34,7 +34,7 @@ def _data(args: argparse.Namespace) -> int:
     for split in ("train", "val", "test"):
         udd = UDD6Dataset(roots["udd6"], split)
         print(f"{'udd6':<12} {split:<6} {len(udd):>6}  frames")
-    unseen = UDD6Dataset(roots["udd6-unseen"], "test", test_fraction=1.0)
+    unseen = unseen_style_dataset(roots["udd6-unseen"], size=None)
     print(f"{'udd6-unseen':<12} {'test':<6} {len(unseen):>6}  frames in styles that training never sees")
     counts = class_pixel_counts(UDD6Dataset(roots["udd6"], "train"))
     share = counts / max(counts.sum(), 1)

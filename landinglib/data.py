@@ -442,7 +442,8 @@ def train_transform(size: int = 256, scale: tuple[float, float] | None = None, a
             A.OneOf([A.CLAHE(clip_limit=2.0), A.ToGray()], p=0.15),
             A.RandomShadow(shadow_roi=(0, 0, 1, 1), num_shadows_limit=(1, 3), shadow_intensity_range=(0.3, 0.7),
                            p=0.3),
-            A.OneOf([A.GaussianBlur(sigma_limit=(0.3, 1.5)), A.MotionBlur(blur_limit=(3, 7), allow_shifted=False)], p=0.3),
+            A.OneOf([A.GaussianBlur(sigma_limit=(0.3, 1.5)),
+                     A.MotionBlur(blur_limit=(3, 7), allow_shifted=False)], p=0.3),  # shifted blur moves the image
             A.GaussNoise(std_range=(0.01, 0.05), p=0.3),
             A.ImageCompression(quality_range=(40, 95), p=0.4),
         ]
@@ -526,7 +527,8 @@ def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None
     """Train / val / test datasets of ``dataset`` ("dronedeploy" or "udd6") with transforms.
 
     root None = the built-in data (generated on first use). ``limit`` caps items per split;
-    ``augment`` picks the training augmentation (see ``train_transform``); ``seed`` seeds it (the split itself has its own ``split_seed``, default 0).
+    ``augment`` picks the training augmentation (see ``train_transform``) and ``seed`` seeds it
+    (the split itself has its own ``split_seed``, default 0).
     Extra keyword arguments go to the dataset class (``target``, ``chip_size``, ``overlap``...);
     ``repeat`` applies to the train split only.
     """

@@ -161,6 +161,8 @@ def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
             _say(f"distributed: {distributed.world()[1]} processes, backend {distributed.dist.get_backend()}")
             if distributed.is_main():  # rank 0 generates and caches the data; the others wait for it
                 loaders_for(1, cfg), loaders_for(2, cfg)
+                if cfg.unseen:
+                    data.unseen_style_dataset()
             distributed.barrier()
         model, _ = stage0(cfg, num_classes=len(classes.DRONEDEPLOY))
         if distributed.is_main():
@@ -191,5 +193,6 @@ def format_table(results: list[StageResult]) -> str:
                      f"{r.test_miou:>9.3f} {unseen}  {per_class}")
     for r in results:
         if r.unseen_miou is not None:
-            lines.append(f"{r.stage}: robustness gap (test - unseen-style test) = {r.test_miou - r.unseen_miou:+.3f} mIoU")
+            gap = r.test_miou - r.unseen_miou
+            lines.append(f"{r.stage}: robustness gap (test - unseen-style test) = {gap:+.3f} mIoU")
     return "\n".join(lines)
