@@ -1,7 +1,8 @@
 """Read DroneDeploy and UDD6 folders (real or built-in, same code), augment, and load.
 
 * ``UDD6Dataset(root, split, target)``: ``{train,val}/src/*.JPG`` + ``{train,val}/gt/*.png``.
-  Labels may hold indices ('P' or grey PNG) or RGB colours; this is detected per file.
+  Labels may hold indices ('P' or grey PNG) or RGB colours; this is detected per file. Frames
+  are decoded once into a memory-mapped cache (``root/.cache``), not once per epoch.
 * ``DroneDeployDataset(root, split, chip_size, overlap)``: ``images/<scene>-ortho.tif`` +
   ``labels/<scene>-label.png`` (colour, BGR palette), cut into chips. Each scene is decoded
   once into a memory-mapped cache, so chips are read without holding every scene in memory.
@@ -178,10 +179,13 @@ class UDD6Dataset(_SegmentationDataset):
     is held out from checkpoint selection. The split seed is not the training seed: the test set
     stays the same when you change the training seed. target: "landing" (4 classes) or "udd6" (6 classes).
     ``repeat`` lists every frame that many times per epoch (for random crops of large frames).
+    Decoded frames are cached as ``.npy`` files in ``cache_dir`` (default ``root/.cache``): a
+    JPEG and a colour label are decoded once, not once per epoch and crop.
     """
 
     def __init__(self, root, split: str = "train", target: str = "landing", transform=None,
-                 *, split_seed: int = 0, test_fraction: float = 0.5, limit: int | None = None, repeat: int = 1):
+                 *, split_seed: int = 0, test_fraction: float = 0.5, limit: int | None = None, repeat: int = 1,
+                 cache_dir=None):
         _check_split(split)
         if target not in ("landing", "udd6"):
             raise ValueError(f"target must be 'landing' or 'udd6', got {target!r}")
@@ -197,15 +201,17 @@ class UDD6Dataset(_SegmentationDataset):
             pairs = [pairs[i] for i in chosen]
         self.pairs = _select(pairs, limit)
         self.repeat = repeat
+        self.cache_dir = Path(cache_dir) if cache_dir else _writable(self.root / ".cache")
 
     def __len__(self) -> int:
         return len(self.pairs) * self.repeat
 
     def _load(self, index: int):
         image_path, label_path = self.pairs[index % len(self.pairs)]
-        image = read_image(image_path)
-        mask = decode_label(label_path, classes.UDD6)
-        _check_same_size(image, mask, image_path, label_path)
+        key = f"{image_path.parent.parent.name}-{image_path.stem}"  # train-DJI_0001: stems repeat across folders
+        image, mask = _cached_pair(image_path, label_path, lambda: decode_label(label_path, classes.UDD6),
+                                   self.cache_dir / key)
+        image, mask = np.array(image), np.array(mask)
         if self.target == "landing":
             mask = classes.remap(mask, classes.UDD6_TO_LANDING)
         return image, mask
@@ -386,23 +392,33 @@ def _writable(folder: Path) -> Path:
 
 
 def _cached_scene(root: Path, name: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Memory-mapped (image RGB uint8, mask in training indices) of one scene, decoded once."""
-    image_path = root / "images" / f"{name}-ortho.tif"
+    """Memory-mapped (image RGB uint8, mask in training indices) of one DroneDeploy scene."""
     label_path = root / "labels" / f"{name}-label.png"
+
+    def mask():
+        return classes.remap(decode_label(label_path, classes.DRONEDEPLOY_LABELS), classes.DRONEDEPLOY_LABEL_TO_TRAIN)
+
+    return _cached_pair(root / "images" / f"{name}-ortho.tif", label_path, mask, cache_dir / name)
+
+
+def _cached_pair(image_path: Path, label_path: Path, decode_mask, stem: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Memory-mapped (image, mask) decoded once into ``<stem>.image.npy`` / ``<stem>.mask.npy``;
+    decoded again when either source file changes (size or time), written atomically."""
     source = {str(p.name): [p.stat().st_size, p.stat().st_mtime_ns] for p in (image_path, label_path)}
-    meta_path = cache_dir / f"{name}.json"
-    files = cache_dir / f"{name}.image.npy", cache_dir / f"{name}.mask.npy"
+    meta_path = stem.with_name(stem.name + ".json")
+    files = stem.with_name(stem.name + ".image.npy"), stem.with_name(stem.name + ".mask.npy")
     fresh = meta_path.exists() and json.loads(meta_path.read_text()) == source and all(f.exists() for f in files)
     if not fresh:
         image = read_image(image_path)
-        values = decode_label(label_path, classes.DRONEDEPLOY_LABELS)
-        _check_same_size(image, values, image_path, label_path)
-        mask = classes.remap(values, classes.DRONEDEPLOY_LABEL_TO_TRAIN)
+        mask = decode_mask()
+        _check_same_size(image, mask, image_path, label_path)
         for array, target in ((image, files[0]), (mask, files[1])):
-            tmp = target.with_suffix(".tmp.npy")
+            tmp = target.with_name(target.name + f".{os.getpid()}.tmp.npy")  # workers may race: each its own file
             np.save(tmp, array)
             os.replace(tmp, target)
-        meta_path.write_text(json.dumps(source))
+        tmp = meta_path.with_name(meta_path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(source))
+        os.replace(tmp, meta_path)
     return np.load(files[0], mmap_mode="r"), np.load(files[1], mmap_mode="r")
 
 

@@ -1,3 +1,5 @@
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -51,6 +53,23 @@ def test_udd6_unknown_label_colour_is_reported_with_file(udd6_root):
     with pytest.warns(UnknownColorWarning, match=label.name):
         _, mask = UDD6Dataset(udd6_root, "train", target="udd6")[0]
     assert (mask[0:2, 0:3] == IGNORE_INDEX).all()
+
+
+def test_udd6_frames_are_decoded_once_and_again_when_a_file_changes(udd6_root, monkeypatch):
+    first = UDD6Dataset(udd6_root, "train", target="udd6")[0][1].copy()
+    decoded = []
+    real_decode = data.decode_label
+    monkeypatch.setattr(data, "decode_label", lambda *a, **k: decoded.append(a[0]) or real_decode(*a, **k))
+    ds = UDD6Dataset(udd6_root, "train", target="udd6")
+    np.testing.assert_array_equal(ds[0][1], first)
+    assert decoded == []  # from the cache
+    label = ds.pairs[0][1]  # the RGB label
+    road = np.zeros((48, 64, 3), np.uint8)
+    road[:] = classes.UDD6.colors[2][::-1]  # BGR
+    cv2.imwrite(str(label), road)
+    os.utime(label, ns=(0, label.stat().st_mtime_ns + 1_000_000))
+    assert (UDD6Dataset(udd6_root, "train", target="udd6")[0][1] == 2).all() and not (first == 2).all()
+    assert decoded == [label]
 
 
 def test_udd6_index_value_out_of_range_is_reported(udd6_root):

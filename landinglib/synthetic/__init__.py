@@ -160,8 +160,13 @@ def _pool_map(fn, jobs, workers: int):
     if workers <= 1 or len(jobs) < 4:
         return [fn(j) for j in jobs]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as ex:
-        return list(ex.map(fn, jobs, chunksize=1))
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # inherited by the workers: they share the cores, threads would only compete
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as ex:
+            return list(ex.map(fn, jobs, chunksize=1))
+    finally:
+        cv2.setNumThreads(threads)
 
 
 FRAME_COUNTS = {"udd6": (106, 35), "udd6-unseen": (0, 35)}

@@ -114,35 +114,44 @@ def _fields(m: _Map, rng) -> dict:
         field = tx.noise(rng, hs, ws, cell_m * p / k, octaves)
         return field if k == 1 else cv2.resize(field, (ws * k, hs * k), interpolation=cv2.INTER_LINEAR)[:h, :w]
 
-    return dict(mid=smooth(6) - 0.5, big=smooth(15) - 0.5, small=smooth(1.5, 2) - 0.5, patch=smooth(9, 2),
-                fine=rng.standard_normal((h, w), dtype=np.float32))
+    fields = dict(mid=smooth(6) - 0.5, big=smooth(15) - 0.5, small=smooth(1.5, 2) - 0.5, patch=smooth(9, 2),
+                  fine=rng.standard_normal((h, w), dtype=np.float32))
+    return {k: np.ascontiguousarray(v) for k, v in fields.items()}  # contiguous: flat gathers are cheap
 
 
-def _at(fields: dict, ys, xs) -> dict:
-    """The shared noise fields at the pixels (ys, xs)."""
-    return {k: v[ys, xs] for k, v in fields.items()}
+def _at(fields: dict, idx: np.ndarray) -> dict:
+    """The shared noise fields at the flat pixel indices ``idx`` (row * width + column)."""
+    return {k: v.ravel()[idx] for k, v in fields.items()}
 
 
 def _ground(world: World, m: _Map, fields: dict, rng):
-    """Ground albedo (h, w, 3) and semantic codes (h, w) of the map: surfaces, then road paint."""
-    albedo = np.zeros((m.h, m.w, 3), np.float32)
-    sem = np.full((m.h, m.w), SOIL, np.uint8)
-    covered = np.zeros((m.h, m.w), bool)
-    for poly, spec in reversed(world.surfaces):  # the last surface painted wins: texture each pixel once
-        pix = m.poly_pixels(poly)
-        if pix is None:
-            continue
-        keep = ~covered[pix]
-        ys, xs = pix[0][keep], pix[1][keep]
-        if not len(ys):
-            continue
-        albedo[ys, xs] = tx.surface_texture(spec, *m.coords(ys, xs), _at(fields, ys, xs), m.ppm)
-        sem[ys, xs] = spec["code"]
-        covered[ys, xs] = True
-    ys, xs = np.nonzero(~covered)
-    if len(ys):  # whatever no surface covers: bare ground or rough grass
+    """Ground albedo (h, w, 3) and semantic codes (h, w) of the map: surfaces, then road paint.
+
+    Surfaces are filled, in order, into a map of surface numbers (the last one painted wins);
+    one stable sort of that map then gives every surface its pixels, each textured once."""
+    ids = np.zeros((m.h, m.w), np.uint16)  # 0: no surface; k: world.surfaces[k - 1]
+    for k, (poly, _) in enumerate(world.surfaces, 1):
+        if m.window(poly) is not None:
+            m.mask(poly, ids, k)
+    flat = ids.ravel()
+    order = np.argsort(flat, kind="stable")  # pixels grouped by surface, in raster order
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=len(world.surfaces) + 1))])
+    albedo = np.zeros((m.h * m.w, 3), np.float32)
+    sem = np.full(m.h * m.w, SOIL, np.uint8)
+
+    def texture(spec, code, idx):
+        ys, xs = np.divmod(idx, m.w)
+        albedo[idx] = tx.surface_texture(spec, *m.coords(ys, xs), _at(fields, idx), m.ppm)
+        sem[idx] = code
+
+    for k in range(1, len(world.surfaces) + 1):
+        if bounds[k + 1] > bounds[k]:
+            spec = world.surfaces[k - 1][1]
+            texture(spec, spec["code"], order[bounds[k]:bounds[k + 1]])
+    if bounds[1]:  # whatever no surface covers: bare ground, smooth or rough
         base = dict(kind=rng.choice(["meadow", "soil"]), rgb=tx.surface_color("soil", rng), angle=0.0)
-        albedo[ys, xs] = tx.surface_texture(base, *m.coords(ys, xs), _at(fields, ys, xs), m.ppm)
+        texture(base, SOIL, order[:bounds[1]])
+    albedo, sem = albedo.reshape(m.h, m.w, 3), sem.reshape(m.h, m.w)
     if world.markings:  # paint, worn away in places
         paint = np.zeros_like(albedo)
         alpha = np.zeros((m.h, m.w), np.float32)
@@ -170,7 +179,7 @@ def _roof_layer(world: World, m: _Map, fields: dict, rng, light: Light) -> np.nd
         xx, yy = m.coords(ys, xs)
         spec = prism.roof
         if prism.code == ROOF:
-            layer[ys, xs] = tx.roof_texture(spec, prism.footprint, xx, yy, _at(fields, ys, xs), light.elevation,
+            layer[ys, xs] = tx.roof_texture(spec, prism.footprint, xx, yy, _at(fields, ys * m.w + xs), light.elevation,
                                             light.azimuth)
             if spec["shape"] == "flat":
                 tx.roof_details(layer, prism.footprint, spec, m, rng, s_vec)
@@ -232,9 +241,9 @@ def _shadows(world: World, m: _Map, light: Light) -> tuple[np.ndarray, np.ndarra
 def _lit(albedo: np.ndarray, shadow: np.ndarray, light: Light) -> np.ndarray:
     """Albedo times light, in place: the sun's colour where lit, the sky's (dimmer, bluer) in shadow."""
     gain = (light.shadow * light.shadow_rgb - light.sun_rgb).astype(np.float32)
-    k = shadow[..., None] * gain
-    k += light.sun_rgb.astype(np.float32)
-    albedo *= k
+    affine = np.stack([gain, light.sun_rgb.astype(np.float32)], 1)  # per channel: shadow * gain + sun
+    light_map = cv2.transform(shadow[..., None], affine)
+    cv2.multiply(albedo, light_map, dst=albedo)
     return albedo
 
 
@@ -405,7 +414,10 @@ def project(world: World, cam: Camera, m: _Map, ground_lit, ground_sem, roof_lit
     if dist is not None:  # aerial perspective: far things fade into the haze (the sky already is haze)
         dist = dist * np.clip(1 - hmap / cam.pos[2], 0, 1)  # to what the pixel shows, not the ground behind it
         fog = (1 - np.exp(-np.minimum(dist, 1e5) / light.visibility)) * (sem != SKY)
-        img = img * (1 - fog[..., None]) + light.haze_rgb * fog[..., None]
+        haze = light.haze_rgb.astype(np.float32)
+        img -= haze  # img = haze + (img - haze) * (1 - fog), in place
+        img *= (1 - fog.astype(np.float32))[..., None]
+        img += haze
     return img, sem, hmap
 
 
@@ -427,7 +439,7 @@ def material(albedo_of, size: int, ppm: float, rng) -> np.ndarray:
     fields = _fields(m, rng)
     ys, xs = np.mgrid[0:m.h, 0:m.w]
     ys, xs = ys.ravel(), xs.ravel()
-    albedo = albedo_of(*m.coords(ys, xs), _at(fields, ys, xs), ppm)
+    albedo = albedo_of(*m.coords(ys, xs), _at(fields, ys * m.w + xs), ppm)
     return np.clip(albedo.reshape(m.h, m.w, 3), 0, 255).astype(np.uint8)[:size, :size]
 
 
