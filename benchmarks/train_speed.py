@@ -1,6 +1,8 @@
 """Training speed: images/s of one training step (batch 6, 256x256) and peak memory.
 
-    python benchmarks/train_speed.py [--steps N] [--batch-size 6] [--size 256]
+    python benchmarks/train_speed.py [--steps N] [--batch-size 6] [--size 256] [--arch ultra-fast fast]
+
+To see what a laptop sees on a CPU with AVX-512/AMX: ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/train_speed.py
 
 CPU: fp32, contiguous vs channels_last (and bf16 autocast with --bf16). CUDA, when present:
 fp32 vs AMP (fp16 autocast + GradScaler). Synthetic tensors, so only the step is timed.
@@ -15,12 +17,14 @@ import torch
 
 from landinglib.model import build_model
 from landinglib.train import autocast, autocast_dtype, make_scaler
+from machine import describe
 
 
-def step_rate(device: torch.device, amp: str, channels_last: bool, batch: int, size: int, steps: int) -> tuple[float, float]:
+def step_rate(device: torch.device, amp: str, channels_last: bool, batch: int, size: int, steps: int,
+              arch: str = "ultra-fast") -> tuple[float, float]:
     """(images per second, peak MiB) of AdamW training steps with the library's AMP choices."""
     torch.manual_seed(0)
-    model = build_model("ultra-fast", 4).to(device)
+    model = build_model(arch, 4).to(device)
     x = torch.randn(batch, 3, size, size, device=device)
     y = torch.randint(0, 4, (batch, size, size), device=device)
     if channels_last:
@@ -62,19 +66,23 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=6)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--bf16", action="store_true", help="also time bf16 autocast on the CPU (slow without bf16 units)")
+    parser.add_argument("--arch", nargs="+", default=["ultra-fast", "fast"], help="architectures to time")
     args = parser.parse_args()
     runs = [("cpu", "off", False), ("cpu", "off", True)] + ([("cpu", "bf16", True)] if args.bf16 else [])
     if torch.cuda.is_available():
         runs += [("cuda", "off", True), ("cuda", "fp16", True)]
+    print(describe())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch {args.batch_size}, {args.size}x{args.size}")
-    print(f"{'device':<7} {'precision':<22} {'layout':<14} {'images/s':>9} {'peak MiB':>9}")
-    for dev, amp, cl in runs:
-        device = torch.device(dev)
-        rate, peak = step_rate(device, amp, cl, args.batch_size, args.size, args.steps if dev == "cpu" else 10 * args.steps)
-        precision = {"off": "fp32", "fp16": "fp16 autocast + scaler", "bf16": "bf16 autocast"}[amp]
-        kind = "GPU allocated" if dev == "cuda" else "process RSS"
-        print(f"{dev:<7} {precision:<22} {'channels_last' if cl else 'contiguous':<14} {rate:>9.1f} {peak:>9.0f}  ({kind})")
-
+    print(f"{'arch':<11} {'device':<7} {'precision':<22} {'layout':<14} {'images/s':>9} {'peak MiB':>9}")
+    for arch in args.arch:
+        for dev, amp, cl in runs:
+            device = torch.device(dev)
+            steps = args.steps if dev == "cpu" else 10 * args.steps
+            rate, peak = step_rate(device, amp, cl, args.batch_size, args.size, steps, arch)
+            precision = {"off": "fp32", "fp16": "fp16 autocast + scaler", "bf16": "bf16 autocast"}[amp]
+            kind = "GPU allocated" if dev == "cuda" else "process RSS"
+            print(f"{arch:<11} {dev:<7} {precision:<22} {'channels_last' if cl else 'contiguous':<14} {rate:>9.1f} "
+                  f"{peak:>9.0f}  ({kind})")
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """The networks, a registry to build them by name (``ultra-fast``, ``fast``, ``accurate``), and checkpoint IO.
 
-``UltraFastBiSeNet`` (DESIGN.md): a plain encoder-decoder without skip connections.
+``UltraFastBiSeNet``: a plain encoder-decoder without skip connections.
 
     input (3, H, W)
     backbone  conv3x3 3->32, 32->64 /2, 64->128 /2, 128->128     (each conv: no bias, BN, ReLU)
@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,35 +24,50 @@ from torch import nn
 CHECKPOINT_FORMAT = "landinglib-checkpoint-v1"
 
 
-class ConvBNReLU(nn.Sequential):
-    """3x3 convolution without bias, batch norm, ReLU."""
+def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
+    """3x3 convolution without bias, batch norm, ReLU: three layers, to be spliced into a Sequential."""
+    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
-    def __init__(self, c_in: int, c_out: int, stride: int = 1):
-        super().__init__(
-            nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True),
-        )
+
+_LEGACY_NAME = re.compile(r"(backbone|decoder)\.(\d+)\.([01])\.(.+)")
 
 
 class UltraFastBiSeNet(nn.Module):
-    """The course's reference network: (N, 3, H, W) -> logits (N, C, H, W), H and W divisible by 4."""
+    """The course's reference network: (N, 3, H, W) -> logits (N, C, H, W), H and W divisible by 4.
+
+    Parameter names are the Training Guide's (flat ``nn.Sequential``s, ReLUs counted):
+    ``backbone.{0,3,6,9}`` convs, ``backbone.{1,4,7,10}`` batch norms, ``decoder.{0,3}`` /
+    ``decoder.{1,4}``, ``classifier`` — so its published state dicts load as they are. The guide
+    upsamples before the 1x1 classifier, we after it: both are linear, the outputs are the same.
+    """
 
     def __init__(self, num_classes: int = 4):
         super().__init__()
         self.num_classes = num_classes
-        self.backbone = nn.Sequential(
-            ConvBNReLU(3, 32),
-            ConvBNReLU(32, 64, stride=2),
-            ConvBNReLU(64, 128, stride=2),
-            ConvBNReLU(128, 128),
-        )
-        self.decoder = nn.Sequential(ConvBNReLU(128, 64), ConvBNReLU(64, 32))
+        self.backbone = nn.Sequential(*conv_bn_relu(3, 32), *conv_bn_relu(32, 64, stride=2),
+                                      *conv_bn_relu(64, 128, stride=2), *conv_bn_relu(128, 128))
+        self.decoder = nn.Sequential(*conv_bn_relu(128, 64), *conv_bn_relu(64, 32))
         self.classifier = nn.Conv2d(32, num_classes, 1)
+        self.register_load_state_dict_pre_hook(_upgrade_names_hook)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.classifier(self.decoder(self.backbone(x)))
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+    @staticmethod
+    def upgrade_names(state: dict, prefix: str = "") -> dict:
+        """Rename, in place, tensors of landinglib <= 0.1 checkpoints (``backbone.1.0.weight``,
+        one Sequential per conv block) to today's layout (``backbone.3.weight``); returns ``state``."""
+        for name in [n for n in state if n.startswith(prefix)]:
+            match = _LEGACY_NAME.fullmatch(name[len(prefix):])
+            if match:
+                block, i, j, rest = match.groups()
+                state[f"{prefix}{block}.{3 * int(i) + int(j)}.{rest}"] = state.pop(name)
+        return state
+
+
+def _upgrade_names_hook(module, state, prefix, *args) -> None:
+    UltraFastBiSeNet.upgrade_names(state, prefix)
 
 
 from .architectures import BiSeNetV2, FastSegNet  # noqa: E402 - they reuse nothing from above
@@ -256,6 +272,8 @@ def load_weights(model: nn.Module, source) -> LoadReport:
             raise ValueError(f"{where} is a checkpoint of architecture {theirs!r}, but the model is "
                              f"{model_name(model)!r}; build the model with build_model({theirs!r})")
     state = source["model"] if isinstance(source, dict) and "model" in source else source
+    if isinstance(model, UltraFastBiSeNet):
+        state = UltraFastBiSeNet.upgrade_names(dict(state))
     own = model.state_dict()
     report = LoadReport()
     usable = {}

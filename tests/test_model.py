@@ -79,8 +79,8 @@ def test_load_weights_across_7_to_4_classes_replaces_only_the_classifier(tmp_pat
     assert report.new == ["classifier.weight", "classifier.bias"]
     assert report.dropped == ["classifier.weight", "classifier.bias"]
     assert len(report.matched) == len(source.state_dict()) - 2
-    assert torch.equal(target.backbone[0][0].weight, source.backbone[0][0].weight)
-    assert torch.equal(target.decoder[1][1].running_mean, source.decoder[1][1].running_mean)
+    assert torch.equal(target.backbone[0].weight, source.backbone[0].weight)
+    assert torch.equal(target.decoder[4].running_mean, source.decoder[4].running_mean)
     assert target.classifier.weight.shape == (4, 32, 1, 1) and target.classifier.weight.abs().max() < 10
     assert "classifier.weight" in str(report)
 
@@ -112,3 +112,81 @@ def test_missing_or_corrupt_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="cannot read checkpoint"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+# --- the Training Guide's state-dict layout -------------------------------------------------
+ORIGIN_CONVS = {"backbone": [(3, 32), (32, 64), (64, 128), (128, 128)], "decoder": [(128, 64), (64, 32)]}
+
+
+def origin_state_dict(num_classes: int, seed: int = 0) -> dict:
+    """A state dict in the guide's layout (flat Sequentials, ReLUs counted), random values."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for block, convs in ORIGIN_CONVS.items():
+        for k, (c_in, c_out) in enumerate(convs):
+            conv, bn = 3 * k, 3 * k + 1
+            state[f"{block}.{conv}.weight"] = torch.randn(c_out, c_in, 3, 3, generator=g) * 0.1
+            state[f"{block}.{bn}.weight"] = torch.rand(c_out, generator=g) + 0.5
+            state[f"{block}.{bn}.bias"] = torch.randn(c_out, generator=g) * 0.1
+            state[f"{block}.{bn}.running_mean"] = torch.randn(c_out, generator=g) * 0.1
+            state[f"{block}.{bn}.running_var"] = torch.rand(c_out, generator=g) + 0.5
+            state[f"{block}.{bn}.num_batches_tracked"] = torch.tensor(7)
+    state["classifier.weight"] = torch.randn(num_classes, 32, 1, 1, generator=g) * 0.1
+    state["classifier.bias"] = torch.randn(num_classes, generator=g)
+    return state
+
+
+def origin_forward(state: dict, x: torch.Tensor) -> torch.Tensor:
+    """The guide's forward pass written out by hand: upsample x4 first, then the 1x1 classifier."""
+    import torch.nn.functional as F
+
+    for block, convs in ORIGIN_CONVS.items():
+        for k in range(len(convs)):
+            stride = 2 if block == "backbone" and k in (1, 2) else 1
+            x = F.conv2d(x, state[f"{block}.{3 * k}.weight"], stride=stride, padding=1)
+            bn = f"{block}.{3 * k + 1}"
+            x = F.batch_norm(x, state[f"{bn}.running_mean"], state[f"{bn}.running_var"], state[f"{bn}.weight"],
+                             state[f"{bn}.bias"], training=False, eps=1e-5)
+            x = F.relu(x)
+    x = F.interpolate(x, scale_factor=4, mode="bilinear", align_corners=False)
+    return F.conv2d(x, state["classifier.weight"], state["classifier.bias"])
+
+
+@pytest.mark.parametrize("num_classes", [4, 7])
+def test_a_state_dict_in_the_guides_layout_loads_whole_and_gives_the_guides_output(num_classes, tmp_path):
+    state = origin_state_dict(num_classes)
+    assert len(state) == 38
+    path = tmp_path / "origin.pth"
+    torch.save(state, path)
+    model = build_model("ultra-fast", num_classes)
+    report = load_weights(model, path)
+    assert sorted(report.matched) == sorted(state) and report.new == [] and report.dropped == []
+    assert list(model.state_dict()) == list(state)  # same names, same order
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(x), origin_forward(state, x), rtol=1e-4, atol=1e-4)
+
+
+def test_init_from_a_guide_state_dict_through_the_command_line(tmp_path):
+    from landinglib.pipeline import PipelineConfig, stage0
+
+    path = tmp_path / "origin.pth"
+    state = origin_state_dict(7)
+    torch.save(state, path)
+    model, report = stage0(PipelineConfig(init=str(path)), num_classes=6)
+    assert len(report.matched) == 36 and sorted(report.new) == ["classifier.bias", "classifier.weight"]
+    assert torch.equal(model.backbone[9].weight, state["backbone.9.weight"])
+
+
+def test_checkpoints_of_the_old_layout_still_load():
+    model = build_model("ultra-fast", 4)
+    old = {}
+    for name, tensor in model.state_dict().items():  # backbone.3.weight -> backbone.1.0.weight
+        block, index, rest = name.split(".", 2) if name.count(".") >= 2 else (name, None, None)
+        old[name if index is None else f"{block}.{int(index) // 3}.{int(index) % 3}.{rest}"] = tensor.clone() + 1
+    assert "backbone.1.0.weight" in old and "backbone.3.weight" not in old
+    fresh = build_model("ultra-fast", 4)
+    fresh.load_state_dict(old)  # strict: every name maps
+    assert torch.equal(fresh.backbone[3].weight, old["backbone.1.0.weight"])
+    report = load_weights(build_model("ultra-fast", 4), {"model": old})
+    assert len(report.matched) == 38 and not report.dropped
