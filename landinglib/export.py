@@ -8,6 +8,8 @@ with scales measured on calibration images, written in QDQ format.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import statistics
 import tempfile
@@ -20,6 +22,22 @@ import torch
 
 ONNX_OPSET = 18
 TOLERANCE = 1e-3  # max |logit difference| accepted between PyTorch and onnxruntime (fp32)
+_REGISTRATION_LOG = "torch.onnx._internal.exporter._registration"
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Silence the exporter's notes that it skips torchvision's operators: the course does not use
+    torchvision, so they are expected, and in a notebook they look like errors."""
+    logger = logging.getLogger(_REGISTRATION_LOG)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.export internals, not ours to fix
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def to_onnx(model: torch.nn.Module, path: str | os.PathLike, *, size: int = 256, check: bool = True,
@@ -35,8 +53,7 @@ def to_onnx(model: torch.nn.Module, path: str | os.PathLike, *, size: int = 256,
     model = model.cpu().eval().to(memory_format=torch.contiguous_format)
     example = torch.randn(1, 3, size, size)
     dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.export internals, not ours to fix
+    with _quiet_exporter():
         torch.onnx.export(model, (example,), str(path), dynamo=True, external_data=not embed_weights,
                           dynamic_shapes=(dims,), input_names=["image"], output_names=["logits"],
                           opset_version=ONNX_OPSET, verbose=False)

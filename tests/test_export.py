@@ -88,3 +88,9 @@ def test_export_command_writes_both_models_and_a_report(udd6_root, tmp_path, cap
     wrong = save_checkpoint(tmp_path / "m6.pt", build_model("ultra-fast", 6))
     assert main(["export", "--checkpoint", str(wrong), "--out", str(tmp_path / "x")]) == 2
     assert classes.LANDING.names[1] in capsys.readouterr().err
+
+
+def test_export_prints_no_third_party_noise(tmp_path, capfd):
+    export.to_onnx(build_model("ultra-fast", 4), tmp_path / "m.onnx", size=64, check=False)
+    out, err = capfd.readouterr()
+    assert "torchvision" not in out + err and "Skipping" not in out + err
