@@ -109,7 +109,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from .data import IMAGE_SUFFIXES, read_image
     from .inference import predict_tiled, scale_for
-    from .landing import find_landing_sites
+    from .landing import explain_no_site, find_landing_sites
     from .viz import draw_landing_sites, overlay
 
     source = Path(args.images)
@@ -129,14 +129,16 @@ def _predict(args: argparse.Namespace) -> int:
         image = read_image(path)
         probs = predict_tiled(model, image, scale=scale_for(image.shape, args.short_side), flip_tta=args.tta)
         mask = probs.argmax(0)
-        sites = find_landing_sites(mask, gsd_m=args.gsd, drone_radius_m=args.drone_radius, probs=probs)
+        where = dict(gsd_m=args.gsd, drone_radius_m=args.drone_radius, probs=probs)
+        sites = find_landing_sites(mask, **where)
+        why = "" if sites else explain_no_site(mask, **where)
         picture = draw_landing_sites(overlay(image, mask.astype("uint8"), classes.LANDING, 0.45), sites, args.gsd)
         cv2.imwrite(str(out / f"{path.stem}_overlay.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
         report = {"image": str(path), "size": list(image.shape[:2]), "gsd_m": args.gsd,
-                  "drone_radius_m": args.drone_radius, "sites": [s.as_dict() for s in sites],
+                  "drone_radius_m": args.drone_radius, "sites": [s.as_dict() for s in sites], "no_site_because": why,
                   "class_share": {n: round(float((mask == i).mean()), 4) for i, n in enumerate(classes.LANDING.names)}}
         (out / f"{path.stem}_sites.json").write_text(json.dumps(report, indent=2))
-        best = f"best site at {sites[0].center}, score {sites[0].score:.2f}" if sites else "no safe landing site"
+        best = f"best site at {sites[0].center}, score {sites[0].score:.2f}" if sites else f"no landing site: {why}"
         print(f"{path.name}: {best} ({time.perf_counter() - start:.2f} s)")
     return 0
 

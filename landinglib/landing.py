@@ -24,6 +24,7 @@ BACKGROUND, SAFE, CAUTION, DANGER = 0, 1, 2, 3
 
 SCORE_WEIGHTS = {"clearance": 0.4, "area": 0.2, "danger": 0.2, "confidence": 0.2}
 """How the score (0..1) is made: each term is scaled to 0..1 first (see ``find_landing_sites``)."""
+MIN_CONFIDENCE = 0.5  # a site needs at least this mean P(Safe) over its footprint (when probs are given)
 
 
 @dataclass
@@ -62,8 +63,43 @@ def _distance_to(mask_of_targets: np.ndarray, border_counts: bool) -> np.ndarray
     return cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
+def _clearance_and_confidence(mask, gsd_m: float, drone_radius_m: float, probs, margin_m: float):
+    """(mask, needed radius px, clear radius px of every pixel, mean P(Safe) over the footprint or None)."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
+    if probs is not None and (probs.ndim != 3 or probs.shape[1:] != mask.shape or probs.shape[0] < 2):
+        raise ValueError(f"probs must be (C, H, W) with (H, W) = {mask.shape}, got {probs.shape}")
+    need = footprint_radius_px(gsd_m, drone_radius_m, margin_m)
+    clearance = _distance_to(mask != SAFE, border_counts=True)
+    p_safe = None
+    if probs is not None:  # mean P(Safe) over a disk of the footprint size around each pixel
+        k = int(2 * np.ceil(need) + 1)
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)).astype(np.float32)
+        p_safe = cv2.filter2D(probs[SAFE].astype(np.float32), -1, disk / disk.sum(), borderType=cv2.BORDER_CONSTANT)
+    return mask, need, clearance, p_safe
+
+
+def explain_no_site(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: float = 0.5, probs: np.ndarray | None = None,
+                    *, margin_m: float = 0.5, min_confidence: float = MIN_CONFIDENCE) -> str:
+    """Why ``find_landing_sites`` (same arguments) finds no site, in words with the numbers;
+    ``""`` when it finds one."""
+    mask, need, clearance, p_safe = _clearance_and_confidence(mask, gsd_m, drone_radius_m, probs, margin_m)
+    if not (mask == SAFE).any():
+        return "no pixel is Safe"
+    wide = clearance >= need
+    if not wide.any():
+        return (f"no Safe region is wide enough: the widest clear radius is {clearance.max() * gsd_m:.1f} m, the drone "
+                f"needs {need * gsd_m:.1f} m ({drone_radius_m:g} m radius + {margin_m:g} m margin at {gsd_m:g} m/px)")
+    if p_safe is not None and not (p_safe[wide] >= min_confidence).any():
+        return (f"Safe ground wide enough exists ({int(wide.sum())} px), but the model is at most "
+                f"{p_safe[wide].max():.0%} sure of it there, below the {min_confidence:.0%} threshold")
+    return ""
+
+
 def find_landing_sites(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: float = 0.5, probs: np.ndarray | None = None,
-                       *, margin_m: float = 0.5, max_sites: int = 5, min_confidence: float = 0.5) -> list[LandingSite]:
+                       *, margin_m: float = 0.5, max_sites: int = 5,
+                       min_confidence: float = MIN_CONFIDENCE) -> list[LandingSite]:
     """Ranked landing sites in a landing mask, best first; ``[]`` when nothing is safe enough.
 
     mask: (H, W) ints, 0 Background, 1 Safe, 2 Caution, 3 Danger (255 ignored = not safe).
@@ -76,14 +112,8 @@ def find_landing_sites(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: flo
     Sites are picked greedily, best first; a later site lies more than twice the clear radius
     away from an earlier one.
     """
-    mask = np.asarray(mask)
-    if mask.ndim != 2:
-        raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
-    if probs is not None and (probs.ndim != 3 or probs.shape[1:] != mask.shape or probs.shape[0] < 2):
-        raise ValueError(f"probs must be (C, H, W) with (H, W) = {mask.shape}, got {probs.shape}")
-    need = footprint_radius_px(gsd_m, drone_radius_m, margin_m)
+    mask, need, clearance, p_safe = _clearance_and_confidence(mask, gsd_m, drone_radius_m, probs, margin_m)
     safe = mask == SAFE
-    clearance = _distance_to(~safe, border_counts=True)
     danger = _distance_to(mask == DANGER, border_counts=False)
     candidates = clearance >= need
     if not candidates.any():
@@ -96,11 +126,7 @@ def find_landing_sites(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: flo
         "area": np.clip(np.log(np.maximum(area, 1) / footprint_area) / np.log(100.0), 0.0, 1.0),
         "danger": 1.0 - np.exp(-danger / (4 * need)),
     }
-    p_safe = None
-    if probs is not None:  # mean P(Safe) over a disk of the footprint size around each pixel
-        k = int(2 * np.ceil(need) + 1)
-        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)).astype(np.float32)
-        p_safe = cv2.filter2D(probs[SAFE].astype(np.float32), -1, disk / disk.sum(), borderType=cv2.BORDER_CONSTANT)
+    if p_safe is not None:
         terms["confidence"] = p_safe
         candidates &= p_safe >= min_confidence
     weights = {k: w for k, w in SCORE_WEIGHTS.items() if k in terms}

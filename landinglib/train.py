@@ -109,7 +109,9 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
     if not enabled or fast_mode() or os.environ.get("LANDINGLIB_PROGRESS") == "off":
         return iterable
     from tqdm.auto import tqdm
-    return tqdm(iterable, total=total, desc=desc, leave=False)
+    # the bar gets an iterator, never the DataLoader itself: tqdm's set-up would otherwise draw from the
+    # loader's random generator and change the data order, so a run with a bar would differ from one without
+    return tqdm(iter(iterable), total=total, desc=desc, leave=False)
 
 
 def _reseed_epoch(loader, seed: int, epoch: int) -> None:

@@ -239,6 +239,7 @@ class MaskBrowser:
         self.gsd_m, self.drone_radius_m = gsd_m, drone_radius_m
         self._predict = predict or (lambda model, image: predict_tiled(model, image, scale=scale_for(image.shape)))
         self._cache: dict = {}
+        self._truth_sites: dict = {}
         self.predictions = 0
         self.index = W.IntSlider(0, 0, len(self.images) - 1, description="image")
         self.model = W.Dropdown(options=list(self.models), description="model")
@@ -288,7 +289,7 @@ class MaskBrowser:
     def _render(self) -> np.ndarray:
         import cv2
 
-        from .landing import find_landing_sites
+        from .landing import MIN_CONFIDENCE, explain_no_site, find_landing_sites
 
         image = self.images[self.index.value]
         prediction = self._prediction(self.model.value, self.index.value)
@@ -298,14 +299,25 @@ class MaskBrowser:
         hidden = [i for i, box in enumerate(self.class_boxes) if not box.value]
         shown = np.where(np.isin(mask, hidden), IGNORE_INDEX, mask).astype(np.uint8)
         picture = overlay(image, shown, self.taxonomy, self.opacity.value)
-        text = f"image {self.index.value}, model <b>{self.model.value}</b>"
+        truth_view = self.show_truth.value and self.truths is not None
+        text = f"image {self.index.value}, " + ("<b>ground truth</b>" if truth_view else f"model <b>{self.model.value}</b>")
         if self.show_sites.value:
-            if prediction["sites"] is None:
-                prediction["sites"] = find_landing_sites(prediction["mask"], gsd_m=self.gsd_m,
-                                                         drone_radius_m=self.drone_radius_m, probs=prediction["probs"])
-            sites = prediction["sites"]
+            where = dict(gsd_m=self.gsd_m, drone_radius_m=self.drone_radius_m)
+            if truth_view:  # the sites the true mask offers (no confidence to weigh)
+                if self.index.value not in self._truth_sites:
+                    sites = find_landing_sites(mask, **where)
+                    self._truth_sites[self.index.value] = (sites, "" if sites else explain_no_site(mask, **where))
+                sites, why = self._truth_sites[self.index.value]
+                who = "ground truth"
+            else:
+                if prediction["sites"] is None:
+                    prediction["sites"] = find_landing_sites(prediction["mask"], probs=prediction["probs"], **where)
+                    prediction["why"] = "" if prediction["sites"] else explain_no_site(
+                        prediction["mask"], probs=prediction["probs"], **where)
+                sites, why = prediction["sites"], prediction["why"]
+                who = f"model, sites need &ge; {MIN_CONFIDENCE:.0%} confidence"
             picture = draw_landing_sites(picture, sites, self.gsd_m)
-            text += f"; {len(sites)} landing site(s)" if sites else "; no safe landing site"
+            text += f"; {who}: {len(sites)} landing site(s)" if sites else f"; {who}: no landing site, because {why}"
         self.image.value = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))[1].tobytes()
         self.info.value = text
         self.picture = picture

@@ -52,6 +52,8 @@ def test_predict_command_writes_overlay_and_sites(udd6_root, tmp_path, capsys):
     assert len(pngs) == len(jsons) == 4
     report = json.loads(jsons[0].read_text())
     assert report["size"] == [48, 64] and isinstance(report["sites"], list)
+    for r in map(json.loads, (j.read_text() for j in jsons)):  # no site <=> a reason in words
+        assert (r["sites"] == []) == bool(r["no_site_because"])
     assert abs(sum(report["class_share"].values()) - 1) < 1e-3
     assert capsys.readouterr().out.count("DJI_val") == 4
 

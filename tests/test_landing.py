@@ -74,3 +74,24 @@ def test_bad_input_is_rejected():
         find_landing_sites(np.zeros((2, 2, 2)), **KW)
     with pytest.raises(ValueError, match="probs must be"):
         find_landing_sites(np.zeros((4, 4)), probs=np.zeros((4, 3, 3)), **KW)
+
+
+def test_explain_no_site_names_the_condition_that_failed():
+    from landinglib.landing import explain_no_site
+
+    nothing = np.full((40, 40), 2, np.uint8)
+    assert explain_no_site(nothing) == "no pixel is Safe" and find_landing_sites(nothing) == []
+    narrow = nothing.copy()
+    narrow[:, 18:22] = 1  # a 0.4 m wide path at 0.1 m/px; the drone needs 1.0 m of clear radius
+    why = explain_no_site(narrow, gsd_m=0.1, drone_radius_m=0.5)
+    assert find_landing_sites(narrow, gsd_m=0.1, drone_radius_m=0.5) == []
+    assert why.startswith("no Safe region is wide enough") and "needs 1.0 m" in why
+    wide = np.ones((60, 60), np.uint8)
+    probs = np.zeros((4, 60, 60), np.float32)
+    probs[1], probs[2] = 0.4, 0.6  # Safe by the mask, but the model is only 40 % sure
+    why = explain_no_site(wide, gsd_m=0.1, drone_radius_m=0.5, probs=probs)
+    assert find_landing_sites(wide, gsd_m=0.1, drone_radius_m=0.5, probs=probs) == []
+    assert "40%" in why and "50% threshold" in why
+    probs[1], probs[2] = 0.9, 0.1
+    assert find_landing_sites(wide, gsd_m=0.1, drone_radius_m=0.5, probs=probs)
+    assert explain_no_site(wide, gsd_m=0.1, drone_radius_m=0.5, probs=probs) == ""

@@ -135,3 +135,17 @@ def test_evaluate_reports_loss_and_miou(udd6_root):
     result = train.evaluate(build_model("ultra-fast", 4), loaders.val, 4, loss_fn=torch.nn.CrossEntropyLoss(ignore_index=255))
     assert result["loss"] > 0 and 0 <= result["miou"] <= 1 and len(result["iou"]) == 4
     assert sum(map(sum, result["confusion"])) == result["pixels"] > 0
+
+
+def test_the_progress_bar_does_not_change_the_result(udd6_root, tmp_path, monkeypatch):
+    """A tqdm bar must only watch: with and without it, the same batches and the same weights."""
+    monkeypatch.delenv("LANDINGLIB_FAST", raising=False)  # fast mode (the tests) switches bars off
+    monkeypatch.delenv("LANDINGLIB_PROGRESS", raising=False)
+    histories = []
+    for progress in (False, True):
+        set_seed(0)
+        model = build_model("ultra-fast", 4)
+        loaders = _tiny_loaders(udd6_root)
+        config = TrainConfig(epochs=2, lr=1e-3, progress=progress, device="cpu", out_dir=str(tmp_path / str(progress)))
+        histories.append([h["train_loss"] for h in train.fit(model, loaders.train, loaders.val, config)])
+    assert histories[0] == histories[1]

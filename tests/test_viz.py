@@ -120,3 +120,12 @@ def test_mask_browser_opacity_classes_sites_and_truth():
     assert tuple(truth[30, 40]) == classes.LANDING.colors[3]
     with pytest.raises(ValueError, match="at least one image"):
         viz.mask_browser([], {"a": 1}, classes.LANDING)
+
+
+def test_mask_browser_says_why_there_is_no_site_and_uses_the_truth_in_truth_view():
+    browser = _browser([])  # the model says Safe everywhere; the truth is Danger everywhere
+    browser.update(show_sites=True)
+    assert "model" in browser.info.value and "1 landing site" in browser.info.value
+    assert "50%" in browser.info.value  # the confidence threshold is shown
+    browser.update(show_truth=True)
+    assert "ground truth" in browser.info.value and "no landing site, because no pixel is Safe" in browser.info.value
