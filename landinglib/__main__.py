@@ -109,7 +109,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from .data import IMAGE_SUFFIXES, read_image
     from .inference import predict_tiled, scale_for
-    from .landing import explain_no_site, find_landing_sites
+    from .landing import sites_and_reason
     from .viz import draw_landing_sites, overlay
 
     source = Path(args.images)
@@ -129,9 +129,7 @@ def _predict(args: argparse.Namespace) -> int:
         image = read_image(path)
         probs = predict_tiled(model, image, scale=scale_for(image.shape, args.short_side), flip_tta=args.tta)
         mask = probs.argmax(0)
-        where = dict(gsd_m=args.gsd, drone_radius_m=args.drone_radius, probs=probs)
-        sites = find_landing_sites(mask, **where)
-        why = "" if sites else explain_no_site(mask, **where)
+        sites, why = sites_and_reason(mask, gsd_m=args.gsd, drone_radius_m=args.drone_radius, probs=probs)
         picture = draw_landing_sites(overlay(image, mask.astype("uint8"), classes.LANDING, 0.45), sites, args.gsd)
         cv2.imwrite(str(out / f"{path.stem}_overlay.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
         report = {"image": str(path), "size": list(image.shape[:2]), "gsd_m": args.gsd,

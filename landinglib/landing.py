@@ -155,3 +155,13 @@ def find_landing_sites(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: flo
         if len(sites) >= max_sites:
             break
     return sites
+
+
+def sites_and_reason(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: float = 0.5, probs: np.ndarray | None = None,
+                     **options) -> tuple[list[LandingSite], str]:
+    """``find_landing_sites`` and, when it finds none, ``explain_no_site``'s reason (else ``""``)."""
+    sites = find_landing_sites(mask, gsd_m, drone_radius_m, probs, **options)
+    if sites:
+        return sites, ""
+    options.pop("max_sites", None)
+    return sites, explain_no_site(mask, gsd_m, drone_radius_m, probs, **options)

@@ -289,7 +289,7 @@ class MaskBrowser:
     def _render(self) -> np.ndarray:
         import cv2
 
-        from .landing import MIN_CONFIDENCE, explain_no_site, find_landing_sites
+        from .landing import MIN_CONFIDENCE, sites_and_reason
 
         image = self.images[self.index.value]
         prediction = self._prediction(self.model.value, self.index.value)
@@ -305,15 +305,13 @@ class MaskBrowser:
             where = dict(gsd_m=self.gsd_m, drone_radius_m=self.drone_radius_m)
             if truth_view:  # the sites the true mask offers (no confidence to weigh)
                 if self.index.value not in self._truth_sites:
-                    sites = find_landing_sites(mask, **where)
-                    self._truth_sites[self.index.value] = (sites, "" if sites else explain_no_site(mask, **where))
+                    self._truth_sites[self.index.value] = sites_and_reason(mask, **where)
                 sites, why = self._truth_sites[self.index.value]
                 who = "ground truth"
             else:
                 if prediction["sites"] is None:
-                    prediction["sites"] = find_landing_sites(prediction["mask"], probs=prediction["probs"], **where)
-                    prediction["why"] = "" if prediction["sites"] else explain_no_site(
-                        prediction["mask"], probs=prediction["probs"], **where)
+                    prediction["sites"], prediction["why"] = sites_and_reason(prediction["mask"],
+                                                                              probs=prediction["probs"], **where)
                 sites, why = prediction["sites"], prediction["why"]
                 who = f"model, sites need &ge; {MIN_CONFIDENCE:.0%} confidence"
             picture = draw_landing_sites(picture, sites, self.gsd_m)

@@ -95,3 +95,15 @@ def test_explain_no_site_names_the_condition_that_failed():
     probs[1], probs[2] = 0.9, 0.1
     assert find_landing_sites(wide, gsd_m=0.1, drone_radius_m=0.5, probs=probs)
     assert explain_no_site(wide, gsd_m=0.1, drone_radius_m=0.5, probs=probs) == ""
+
+
+def test_sites_and_reason_gives_sites_or_the_reason_never_both():
+    from landinglib.landing import explain_no_site, sites_and_reason
+
+    wide = np.ones((60, 60), np.uint8)
+    sites, why = sites_and_reason(wide, gsd_m=0.1, drone_radius_m=0.5, max_sites=1)
+    assert len(sites) == 1 and why == ""
+    narrow = np.full((40, 40), 2, np.uint8)
+    narrow[:, 18:22] = 1
+    sites, why = sites_and_reason(narrow, gsd_m=0.1, drone_radius_m=0.5, max_sites=3)
+    assert sites == [] and why == explain_no_site(narrow, gsd_m=0.1, drone_radius_m=0.5) != ""

@@ -49,7 +49,7 @@ from .styles import (CAR, CLUTTER, DRONEDEPLOY_STYLE, FACADE, GRASS, NODATA, ROA
 FORMAT_VERSION = 4  # bump when the drawing changes, so cached data is regenerated
 MAP_PIXELS = 800_000  # the ground map of one frame holds at most this many pixels
 MAP_OVERSAMPLE = 1.1  # map px per image px at the nearest ground the camera sees
-DETAIL_M = 280.0  # beyond this distance from the drone only buildings are drawn  # the ground map of one frame holds at most this many pixels
+DETAIL_M = 280.0  # beyond this distance from the drone only buildings are drawn
 
 
 class Scene(NamedTuple):
