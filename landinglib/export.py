@@ -142,7 +142,16 @@ def quantize_int8(onnx_path: str | os.PathLike, calibration_loader, out_path: st
     act = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}[activation_type]
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=False)
+        cwd = os.getcwd()
+        os.chdir(tmp)  # when symbolic inference gives up it leaves its temporary files in the working folder
+        try:
+            try:
+                quant_pre_process(str(onnx_path.resolve()), str(prepared), skip_symbolic_shape=False)
+            except Exception:  # noqa: BLE001 - symbolic inference gives up on some graphs (e.g. fast's
+                # global-context resize); ONNX's own shape inference is enough for the quantizer there
+                quant_pre_process(str(onnx_path.resolve()), str(prepared), skip_symbolic_shape=True)
+        finally:
+            os.chdir(cwd)
         quantize_static(str(prepared), str(out_path), reader, quant_format=QuantFormat.QDQ,
                         activation_type=act, weight_type=QuantType.QInt8, per_channel=per_channel,
                         calibrate_method=CalibrationMethod.MinMax)

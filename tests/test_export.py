@@ -62,6 +62,22 @@ def test_missing_or_corrupt_onnx_file_is_a_clear_error(tmp_path):
         export.onnx_session(tmp_path / "bad.onnx")
 
 
+@pytest.mark.parametrize("arch", ["ultra-fast", "fast"])
+def test_every_shipped_architecture_quantizes_and_leaves_no_files_behind(tmp_path, monkeypatch, arch):
+    """``fast`` trips onnxruntime's symbolic shape inference (which then drops temporary files in the
+    working folder): quantization must still succeed, and the folder stay clean."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    loader = data.make_loaders("udd6", size=64, batch_size=1, num_workers=0, limit=4).val
+    export.to_onnx(build_model(arch, 4), tmp_path / "m.onnx", size=64, check=False)
+    q = export.quantize_int8(tmp_path / "m.onnx", loader, tmp_path / "m.int8.onnx", max_images=4)
+    session = export.onnx_session(q["int8_path"])
+    assert session.run(None, {"image": np.zeros((1, 3, 64, 64), np.float32)})[0].shape == (1, 4, 64, 64)
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.int8.onnx", "m.onnx", "work"]
+
+
 def test_dynamic_quantization_leaves_conv2d_untouched():
     """Why the course does not use quantize_dynamic: it has nothing to do for convolutions."""
     import warnings
