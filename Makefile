@@ -40,6 +40,7 @@ bench: install
 	$(PY) benchmarks/data_throughput.py
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/inference_latency.py
+	$(PY) benchmarks/profile_breakdown.py --arch ultra-fast fast
 
 clean-data:
 	rm -rf data/synthetic

@@ -4,8 +4,9 @@
 
 Latency: 256x256, batch 1, fixed threads, PyTorch eager and onnxruntime fp32 (median of runs).
 Test mIoU: the final (stage 2) test mIoU over the 4 landing classes of the default pipeline run on
-the built-in data with the same epochs for every architecture, read from runs/arch-<name>/results.json
-(runs/default for ultra-fast); ``--train`` runs `landinglib train --arch NAME` for the missing ones.
+the built-in data (each architecture with its own default epochs, ``pipeline.EPOCHS``), read from
+runs/arch-<name>/results.json (runs/default for the default architecture); ``--train`` runs
+`landinglib train --arch NAME` for the missing ones.
 Writes the table to runs/architectures.json (notebook 02 shows it).
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ ARCHS = ("ultra-fast", "fast", "accurate")
 
 
 def results_path(name: str) -> Path:
-    return Path("runs/default/results.json") if name == "ultra-fast" else Path(f"runs/arch-{name}/results.json")
+    return Path("runs/default/results.json") if name == PipelineConfig().arch else Path(f"runs/arch-{name}/results.json")
 
 
 def latency(name: str, threads: int, runs: int) -> dict:

@@ -1,6 +1,6 @@
-"""Training speed: images/s of one training step (batch 6, 256x256) and peak memory.
+"""Training speed: images/s of one training step (batch 6, 128 and 256 px crops) and peak memory.
 
-    python benchmarks/train_speed.py [--steps N] [--batch-size 6] [--size 256] [--arch ultra-fast fast]
+    python benchmarks/train_speed.py [--steps N] [--batch-size 6] [--size 128 256] [--arch ultra-fast fast]
 
 To see what a laptop sees on a CPU with AVX-512/AMX: ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/train_speed.py
 
@@ -64,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=6)
-    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--size", type=int, nargs="+", default=[128, 256], help="crop sides to time")
     parser.add_argument("--bf16", action="store_true", help="also time bf16 autocast on the CPU (slow without bf16 units)")
     parser.add_argument("--arch", nargs="+", default=["ultra-fast", "fast"], help="architectures to time")
     args = parser.parse_args()
@@ -72,17 +72,27 @@ def main() -> None:
     if torch.cuda.is_available():
         runs += [("cuda", "off", True), ("cuda", "fp16", True)]
     print(describe())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch {args.batch_size}, {args.size}x{args.size}")
-    print(f"{'arch':<11} {'device':<7} {'precision':<22} {'layout':<14} {'images/s':>9} {'peak MiB':>9}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch {args.batch_size}")
+    print(f"{'arch':<11} {'crop':>5} {'device':<7} {'precision':<22} {'layout':<14} {'images/s':>9} {'peak MiB':>9}")
+    cpu_rates = {}
     for arch in args.arch:
-        for dev, amp, cl in runs:
-            device = torch.device(dev)
-            steps = args.steps if dev == "cpu" else 10 * args.steps
-            rate, peak = step_rate(device, amp, cl, args.batch_size, args.size, steps, arch)
-            precision = {"off": "fp32", "fp16": "fp16 autocast + scaler", "bf16": "bf16 autocast"}[amp]
-            kind = "GPU allocated" if dev == "cuda" else "process RSS"
-            print(f"{arch:<11} {dev:<7} {precision:<22} {'channels_last' if cl else 'contiguous':<14} {rate:>9.1f} "
-                  f"{peak:>9.0f}  ({kind})")
+        for size in args.size:
+            for dev, amp, cl in runs:
+                device = torch.device(dev)
+                steps = args.steps if dev == "cpu" else 10 * args.steps
+                rate, peak = step_rate(device, amp, cl, args.batch_size, size, steps, arch)
+                precision = {"off": "fp32", "fp16": "fp16 autocast + scaler", "bf16": "bf16 autocast"}[amp]
+                kind = "GPU allocated" if dev == "cuda" else "process RSS"
+                print(f"{arch:<11} {size:>5} {dev:<7} {precision:<22} {'channels_last' if cl else 'contiguous':<14} "
+                      f"{rate:>9.1f} {peak:>9.0f}  ({kind})")
+                if (dev, amp, cl) == ("cpu", "off", True):
+                    cpu_rates[arch, size] = rate
+    base = (args.arch[0], max(args.size))
+    if base in cpu_rates:
+        print(f"\nCPU fp32 channels_last, images/s relative to {base[0]} at {base[1]} px (same run):")
+        for (arch, size), rate in cpu_rates.items():
+            print(f"  {arch:<11} {size:>4} px: {rate / cpu_rates[base]:5.2f}x")
+
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from landinglib import profiling
+from landinglib.model import UltraFastBiSeNet
+
+
+def test_train_step_profile_covers_every_phase_and_every_convolution():
+    model = UltraFastBiSeNet(4)
+    report = profiling.profile_train_step(model, batch_size=2, size=32, steps=1)
+    phases = {row["phase"]: row for row in report["phases"]}
+    assert set(phases) == {"forward + loss", "backward", "optimizer"}
+    assert sum(row["ms"] for row in phases.values()) == pytest.approx(report["ms_per_step"])
+    assert sum(row["share"] for row in phases.values()) == pytest.approx(1.0)
+    assert report["images_per_s"] == pytest.approx(2 / (report["ms_per_step"] / 1e3))
+    convs = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    layers = {row["layer"]: row for row in report["layers"]}
+    assert sorted(layers) == sorted(convs)
+    assert all(row["forward ms"] > 0 and row["backward ms"] > 0 for row in layers.values())
+    kinds = {row["kind"] for row in report["operators"]}
+    assert {"conv forward", "conv backward", "batch norm", "loss", "optimizer"} <= kinds
+    assert sum(row["ms"] for row in report["kinds"]) == pytest.approx(report["ms_per_step"])
+    assert {row["kind"] for row in report["kinds"]} == kinds
+    shares = [row["share"] for row in report["operators"]]
+    assert shares == sorted(shares, reverse=True) and sum(shares) == pytest.approx(1.0)
+
+
+def test_onnx_profile_lists_the_graph_nodes(tmp_path):
+    report = profiling.profile_onnx(UltraFastBiSeNet(4), tmp_path, size=64, runs=3)
+    assert report["ms_per_run"] > 0
+    ops = {row["op"] for row in report["nodes"]}
+    assert "Conv" in ops or "FusedConv" in ops
+    assert sum(row["share"] for row in report["nodes"]) == pytest.approx(1.0)
+
+
+def test_int8_profile_needs_real_calibration_images(tmp_path):
+    with pytest.raises(ValueError, match="calibration"):
+        profiling.profile_onnx(UltraFastBiSeNet(4), tmp_path, precision="int8", size=64)
+    with pytest.raises(ValueError, match="precision"):
+        profiling.profile_onnx(UltraFastBiSeNet(4), tmp_path, precision="fp16", size=64)
+
+
+def test_int8_profile_runs_quantized_kernels(tmp_path, udd6_root):
+    from landinglib import data
+
+    loader = data.make_loaders("udd6", udd6_root, size=64, batch_size=1, num_workers=0).val
+    report = profiling.profile_onnx(UltraFastBiSeNet(4), tmp_path, precision="int8", calibration_loader=loader,
+                                    size=64, runs=3)
+    assert any(row["op"].startswith("QLinear") for row in report["nodes"])
+    assert report["path"].endswith(".int8.onnx")
+
+
+def test_format_table_aligns_columns_and_shows_shares_as_percent():
+    text = profiling.format_table([{"layer": "a", "ms": 1.234, "share": 0.25}, {"layer": "bb", "ms": 10.0, "share": 0.75}],
+                                  "layer")
+    lines = text.splitlines()
+    assert lines[0].split() == ["layer", "ms", "share"]
+    assert lines[1].split() == ["a", "1.23", "25%"] and lines[2].split() == ["bb", "10.00", "75%"]
+    assert len({len(line) for line in lines}) == 1
+    assert profiling.format_table([], "layer") == "(nothing measured)"
+
+
+def test_machine_description_names_the_cpu_and_the_isa_limit(monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    line = profiling.describe_machine()
+    assert line.startswith("CPU: ") and " cores" in line and "held to" not in line
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert "oneDNN held to AVX2" in profiling.describe_machine()
