@@ -55,14 +55,18 @@ def _train(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"{flag} {path}: no such file or folder")
     settings = dict(dronedeploy=args.dronedeploy, udd6=args.udd6, out=args.out, init=args.init, device=args.device,
                     workers=args.workers, seed=args.seed, arch=args.arch, augment=args.augment)
-    for name in ("epochs1", "epochs2", "batch_size", "size"):
+    for name in ("epochs1", "epochs2", "batch_size", "size", "crop"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     cfg = PipelineConfig.fast(**settings) if args.fast else PipelineConfig(**settings)
     if cfg.batch_size < 2:
         raise ValueError(f"--batch-size {cfg.batch_size}: BatchNorm needs at least 2 images per batch")
+    if cfg.crop == 0:
+        cfg.crop = None
     if cfg.size % 32:
-        raise ValueError(f"--size {cfg.size}: training crops must be a multiple of 32 (e.g. 256)")
+        raise ValueError(f"--size {cfg.size}: the image scale must be a multiple of 32 (e.g. 256)")
+    if cfg.crop is not None and (cfg.crop % 32 or cfg.crop > cfg.size):
+        raise ValueError(f"--crop {cfg.crop}: training crops must be a multiple of 32 and at most --size {cfg.size}")
     start = time.perf_counter()
     run(cfg, resume=args.resume)
     if int(os.environ.get("RANK", "0")) == 0:
@@ -180,14 +184,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dronedeploy", metavar="PATH", help="DroneDeploy folder (default: built-in data)")
     p.add_argument("--udd6", metavar="PATH", help="UDD6 folder (default: built-in data)")
     p.add_argument("--out", default="runs/default", metavar="DIR", help="where checkpoints and results go")
-    p.add_argument("--epochs1", type=int, help="stage 1 epochs (default 6)")
-    p.add_argument("--epochs2", type=int, help="stage 2 epochs (default 8)")
+    p.add_argument("--epochs1", type=int, help="stage 1 epochs (default 12 for fast, 6 for the others)")
+    p.add_argument("--epochs2", type=int, help="stage 2 epochs (default 24 for fast, 8 for the others)")
     p.add_argument("--batch-size", type=int, help="batch size (default 6)")
-    p.add_argument("--size", type=int, help="training crop size in pixels (default 256)")
+    p.add_argument("--size", type=int, help="images are seen at this short side in pixels (default 256)")
+    p.add_argument("--crop", type=int, help="training crop side in pixels at that scale (default 128; 0 = "
+                                            "25-100%% of the image resized to --size)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--init", metavar="PATH", help="stage 0 weights: a checkpoint or state_dict file")
     p.add_argument("--arch", default="ultra-fast", choices=["ultra-fast", "fast", "accurate"],
-                   help="architecture (accurate = BiSeNetV2)")
+                   help="architecture (default ultra-fast, the reference; fast = the under-5-ms model; "
+                        "accurate = BiSeNetV2)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoints in --out")
     p.add_argument("--workers", type=int, help="DataLoader workers (default: spare cores)")
     p.add_argument("--seed", type=int, default=0)

@@ -426,7 +426,8 @@ def _cached_pair(image_path: Path, label_path: Path, decode_mask, stem: Path) ->
 AUGMENTATIONS = ("light", "strong")
 
 
-def train_transform(size: int = 256, scale: tuple[float, float] | None = None, augment: str = "light") -> A.Compose:
+def train_transform(size: int = 256, scale: tuple[float, float] | None = None, augment: str = "light",
+                    crop: int | None = None) -> A.Compose:
     """Training augmentation: a random crop resized to ``size`` (``scale`` = area fraction), flips
     and 90° turns, then light changes.
 
@@ -442,8 +443,12 @@ def train_transform(size: int = 256, scale: tuple[float, float] | None = None, a
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
     strong = augment == "strong"
     scale = scale or ((0.1, 1.0) if strong else (0.25, 1.0))
-    steps = [
-        A.RandomResizedCrop(size=(size, size), scale=scale, ratio=(0.75, 1.333)),
+    if crop:
+        zoom = [A.SmallestMaxSize(max_size=size),
+                A.RandomSizedCrop(min_max_height=(crop // 2, min(size, crop * 5 // 4)), size=(crop, crop), w2h_ratio=1.0)]
+    else:
+        zoom = [A.RandomResizedCrop(size=(size, size), scale=scale, ratio=(0.75, 1.333))]
+    steps = zoom + [
         A.HorizontalFlip(p=0.5),
         A.VerticalFlip(p=0.5),
         A.RandomRotate90(p=0.5),
@@ -539,7 +544,7 @@ def _seed_worker(worker_id: int) -> None:
 
 
 def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None = None,
-                  seed: int = 0, augment: str = "light", **kwargs) -> dict[str, _SegmentationDataset]:
+                  seed: int = 0, augment: str = "light", crop: int | None = None, **kwargs) -> dict[str, _SegmentationDataset]:
     """Train / val / test datasets of ``dataset`` ("dronedeploy" or "udd6") with transforms.
 
     root None = the built-in data (generated on first use). ``limit`` caps items per split;
@@ -555,7 +560,7 @@ def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None
     repeat = kwargs.pop("repeat", 1)
     out = {}
     for split in SPLITS:
-        transform = train_transform(size, augment=augment) if split == "train" else eval_transform(size)
+        transform = train_transform(size, augment=augment, crop=crop) if split == "train" else eval_transform(size)
         extra = {"repeat": repeat} if split == "train" and repeat > 1 else {}
         if split == "train":
             transform.set_random_seed(seed)

@@ -286,6 +286,31 @@ def test_light_augmentation_keeps_image_and_mask_aligned():
         assert _class_order_survives(data.denormalize(out["image"])[..., 0].astype(int), out["mask"].numpy())
 
 
+def _runs(line: np.ndarray) -> list[int]:
+    edges = np.flatnonzero(np.diff(line)) + 1
+    return np.diff(np.concatenate([[0], edges, [len(line)]])).tolist()
+
+
+def test_scale_matched_crops_keep_alignment_and_the_evaluation_scale():
+    """crop=N: the image is first brought to the evaluation scale (short side ``size``), then a
+    region of N/2 to 5N/4 of those pixels is cut and resized to N, so objects appear at 0.8-2x the
+    size the evaluated network sees them (not at the far smaller scale of a whole-frame crop)."""
+    band = 64  # 16 stripes across 1024 px: 16 px each at the evaluation scale (short side 256)
+    mask = np.tile((np.arange(1024) // band % 4).astype(np.uint8), (1024, 1))
+    image = np.repeat(np.array([40, 90, 140, 190], np.uint8)[mask][..., None], 3, axis=2)
+    transform = data.train_transform(256, crop=64)
+    transform.set_random_seed(5)
+    widths = []
+    for _ in range(40):
+        out = transform(image=image, mask=mask)
+        assert out["image"].shape == (3, 64, 64) and out["mask"].shape == (64, 64)
+        m = out["mask"].numpy()
+        assert _class_order_survives(data.denormalize(out["image"])[..., 0].astype(int), m)
+        line = m[0] if len(_runs(m[0])) > 1 else m[:, 0]  # stripes run across after a 90-degree turn
+        widths += _runs(line)[1:-1]  # stripes cut by the crop's edge do not count
+    assert widths and 12 <= min(widths) and max(widths) <= 33  # 16 px x (0.8 to 2)
+
+
 def test_strong_augmentation_keeps_image_and_mask_aligned():
     """Rotation, zoom, shadows, hue, blur, noise and JPEG: the mask still follows the image."""
     image, mask = _blocks()

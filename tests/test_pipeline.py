@@ -49,6 +49,17 @@ def test_unseen_style_test_scores_the_model_on_every_unseen_frame(tmp_path):
     assert int(sum(sum(row) for row in result["confusion"])) == pixels  # every labelled pixel counted once
 
 
+def test_epochs_default_per_architecture_and_stay_when_given():
+    assert pipeline.PipelineConfig().arch == "ultra-fast"
+    for arch, (e1, e2) in pipeline.EPOCHS.items():
+        cfg = pipeline.PipelineConfig(arch=arch)
+        assert (cfg.epochs1, cfg.epochs2) == (e1, e2)
+    assert pipeline.PipelineConfig(arch="fast", epochs1=3).epochs1 == 3
+    assert pipeline.PipelineConfig(arch="fast", epochs2=0).epochs2 == 0
+    with pytest.raises(ValueError, match="unknown architecture"):
+        pipeline.PipelineConfig(arch="huge")
+
+
 def test_pipeline_can_skip_the_unseen_style_test(tmp_path):
     results = pipeline.run(_fast(tmp_path, unseen=False, epochs1=1, epochs2=1))
     assert results[1].unseen_miou is None and "robustness gap" not in pipeline.format_table(results)
@@ -59,13 +70,13 @@ def test_a_stage_leaves_the_model_at_its_best_checkpoint(tmp_path):
     model, _ = pipeline.stage0(cfg)
     stage1 = pipeline.train_stage(1, model, cfg)
     best = load_checkpoint(stage1.checkpoint)["model"]
-    assert torch.equal(model.backbone[0].weight.cpu(), best["backbone.0.weight"])
+    assert all(torch.equal(tensor.cpu(), best[name]) for name, tensor in model.state_dict().items())
 
 
 def test_stage_0_loads_given_weights(tmp_path):
     source = build_model("ultra-fast", 4)
     path = save_checkpoint(tmp_path / "init.pt", source)
-    model, report = pipeline.stage0(_fast(tmp_path, init=str(path)))
+    model, report = pipeline.stage0(_fast(tmp_path, init=str(path), arch="ultra-fast"))
     assert report.new == ["classifier.weight", "classifier.bias"]
     assert torch.equal(model.backbone[3].weight, source.backbone[3].weight)
 
@@ -95,6 +106,8 @@ def test_train_command_resume_continues_finished_stages(tmp_path, capsys):
     (["--init", "/no/such.pt"], "--init /no/such.pt: no such file"),
     (["--size", "100"], "multiple of 32"),
     (["--batch-size", "1"], "at least 2 images"),
+    (["--crop", "100"], "--crop 100: training crops must be a multiple of 32"),
+    (["--crop", "256"], "at most --size 128"),
 ])
 def test_train_command_reports_bad_arguments(tmp_path, capsys, args, message):
     assert main(["train", "--fast", "--out", str(tmp_path / "x"), *args]) == 2
