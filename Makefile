@@ -35,6 +35,7 @@ lab: install
 notebooks: install   ## re-run every notebook in full mode and keep the outputs
 	cd notebooks && for nb in *.ipynb; do \
 		LANDINGLIB_PROGRESS=off ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 $$nb || exit 1; done
+	$(PY) tools/normalize_notebooks.py notebooks/*.ipynb   # as JupyterLab writes them: opening one changes nothing
 
 bench: install
 	$(PY) benchmarks/data_throughput.py

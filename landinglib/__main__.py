@@ -58,15 +58,17 @@ def _train(args: argparse.Namespace) -> int:
     for name in ("epochs1", "epochs2", "batch_size", "size", "crop"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
+    if args.batch_size is not None and args.batch_size < 2:
+        raise ValueError(f"--batch-size {args.batch_size}: BatchNorm needs at least 2 images per batch")
+    if args.size is not None and args.size % 32:
+        raise ValueError(f"--size {args.size}: the image scale must be a multiple of 32 (e.g. 256)")
+    if args.crop is not None and args.crop != 0 and (args.crop < 32 or args.crop % 32):
+        raise ValueError(f"--crop {args.crop}: training crops must be a multiple of 32 (or 0: whole images)")
+    if args.crop == 0:
+        settings["crop"] = None
+    elif args.crop is None and args.size is not None:
+        settings["crop"] = min(128, args.size)  # the default crop, never larger than the image scale
     cfg = PipelineConfig.fast(**settings) if args.fast else PipelineConfig(**settings)
-    if cfg.batch_size < 2:
-        raise ValueError(f"--batch-size {cfg.batch_size}: BatchNorm needs at least 2 images per batch")
-    if cfg.crop == 0:
-        cfg.crop = None
-    if cfg.size % 32:
-        raise ValueError(f"--size {cfg.size}: the image scale must be a multiple of 32 (e.g. 256)")
-    if cfg.crop is not None and (cfg.crop % 32 or cfg.crop > cfg.size):
-        raise ValueError(f"--crop {cfg.crop}: training crops must be a multiple of 32 and at most --size {cfg.size}")
     start = time.perf_counter()
     run(cfg, resume=args.resume)
     if int(os.environ.get("RANK", "0")) == 0:

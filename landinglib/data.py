@@ -428,16 +428,20 @@ AUGMENTATIONS = ("light", "strong")
 
 def train_transform(size: int = 256, scale: tuple[float, float] | None = None, augment: str = "light",
                     crop: int | None = None) -> A.Compose:
-    """Training augmentation: a random crop resized to ``size`` (``scale`` = area fraction), flips
-    and 90° turns, then light changes.
+    """Training augmentation: a random crop, flips and 90° turns, then light changes.
 
-    augment "light" (the default): brightness/contrast only, crops of 25-100 % of the area.
-    "strong": also free rotation and zoom (0.6-1.3x), crops of 10-100 %, hue/saturation, gamma,
-    CLAHE or grey, cast shadows, blur, noise and JPEG. Measured with the default pipeline on the
-    built-in data (notebook 04), strong scored lower on both the test and the unseen-style test:
-    the generator already randomises colour, light, blur, noise and JPEG, and within 14 epochs the
-    harder task costs more than it teaches. Geometric steps move the mask with the image; padding
-    is ignored (255) in the mask.
+    The crop: with ``crop`` (what the pipeline uses, ``PipelineConfig.crop``), the image is first
+    brought to the evaluation scale (short side ``size``, as ``eval_transform`` does) and a square
+    region of crop/2 to 5·crop/4 of those pixels is resized to crop × crop: objects appear at
+    0.8-2x their evaluation size. Without ``crop``, a region of ``scale`` of the image's area
+    (25-100 %, or 10-100 % for "strong") is resized to size × size.
+
+    augment "light" (the default): brightness/contrast only. "strong": also free rotation and zoom
+    (0.6-1.3x), hue/saturation, gamma, CLAHE or grey, cast shadows, blur, noise and JPEG. Measured
+    with the pipeline of landinglib 0.1 on the built-in data (notebook 04), strong scored lower on
+    both the test and the unseen-style test: the generator already randomises colour, light, blur,
+    noise and JPEG, and within 14 epochs the harder task costs more than it teaches. Geometric
+    steps move the mask with the image; padding is ignored (255) in the mask.
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")

@@ -134,8 +134,8 @@ def quantize_int8(onnx_path: str | os.PathLike, calibration_loader, out_path: st
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    onnx_path = Path(onnx_path)
-    out_path = Path(out_path) if out_path else onnx_path.with_suffix(".int8.onnx")
+    onnx_path = Path(onnx_path).resolve()  # absolute: the pre-processing below runs in another folder
+    out_path = Path(out_path).resolve() if out_path else onnx_path.with_suffix(".int8.onnx")
     reader = _CalibrationReader(calibration_loader, max_images)
     if not reader.batches:
         raise ValueError("the calibration loader gave no images")
@@ -146,10 +146,10 @@ def quantize_int8(onnx_path: str | os.PathLike, calibration_loader, out_path: st
         os.chdir(tmp)  # when symbolic inference gives up it leaves its temporary files in the working folder
         try:
             try:
-                quant_pre_process(str(onnx_path.resolve()), str(prepared), skip_symbolic_shape=False)
+                quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=False)
             except Exception:  # noqa: BLE001 - symbolic inference gives up on some graphs (e.g. fast's
                 # global-context resize); ONNX's own shape inference is enough for the quantizer there
-                quant_pre_process(str(onnx_path.resolve()), str(prepared), skip_symbolic_shape=True)
+                quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
         finally:
             os.chdir(cwd)
         quantize_static(str(prepared), str(out_path), reader, quant_format=QuantFormat.QDQ,

@@ -30,12 +30,13 @@ class PipelineConfig:
     ``EPOCHS``, lr 1e-3 then 5e-4; images seen at a short side of ``size`` = 256 px, trained on
     ``crop`` = 128 px crops cut at that scale.
 
-    Measured on 2 cores held to AVX2 (README, notebooks 02-03): ``ultra-fast`` trains about 5x more
-    images per second on 128-px crops than on 256-px ones and loses no context it could use (its
-    receptive field is 33 px), so the pipeline runs in about 4 minutes. ``arch="fast"`` (12 + 24
-    epochs in the same time) exports a model that answers in under 5 ms and scores higher on the
-    in-distribution test, but lower on the unseen-style test. ``crop=None`` trains on 25-100 % of
-    each image resized to ``size`` (the recipe of landinglib 0.1).
+    Measured on 2 cores held to AVX2 (README, notebooks 02-03): ``ultra-fast`` trains about 5x
+    more images per second on 128-px crops than on 256-px ones and loses little context (its
+    receptive field, 33 px, fits four times across the crop), so the pipeline runs in about 4
+    minutes. ``arch="fast"`` (12 + 24 epochs in the same time) exports a model that answers in under
+    5 ms and scores higher on the in-distribution test, but lower on the unseen-style test (its
+    global-context term sees a crop in training and a whole frame at test time). ``crop=None``
+    trains on 25-100 % of each image resized to ``size`` (the recipe of landinglib 0.1).
     """
 
     dronedeploy: str | None = None  # None = built-in data
@@ -51,7 +52,7 @@ class PipelineConfig:
     size: int = 256
     chip_size: int = 512
     crop: int | None = 128  # training crops: crop x crop px at the evaluation scale; None = whole-image crops
-    udd6_repeat: int = 3  # random crops per UDD6 frame per epoch: a frame is ~4x a crop
+    udd6_repeat: int = 3  # random crops per UDD6 frame per epoch
     device: str = "auto"
     workers: int | None = None
     seed: int = 0
@@ -65,6 +66,9 @@ class PipelineConfig:
     def __post_init__(self):
         if self.arch not in EPOCHS:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(EPOCHS)}")
+        if self.crop is not None and not (32 <= self.crop <= self.size and self.crop % 32 == 0):
+            raise ValueError(f"crop {self.crop}: training crops must be a multiple of 32 and at most size {self.size} "
+                             "(or None: whole-image crops)")
         default1, default2 = EPOCHS[self.arch]
         self.epochs1 = default1 if self.epochs1 is None else self.epochs1
         self.epochs2 = default2 if self.epochs2 is None else self.epochs2
@@ -72,7 +76,7 @@ class PipelineConfig:
     @classmethod
     def fast(cls, **overrides) -> PipelineConfig:
         """Tiny settings for tests and ``LANDINGLIB_FAST=1``: a few steps on a few images."""
-        return cls(**{**dict(epochs1=1, epochs2=2, limit=12, max_steps=3, batch_size=4, size=128, crop=64,
+        return cls(**{**dict(epochs1=1, epochs2=2, limit=12, max_steps=3, batch_size=4, size=128, crop=128,
                               udd6_repeat=1),
                       **overrides})
 

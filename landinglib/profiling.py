@@ -36,15 +36,28 @@ def describe_machine() -> str:
     except OSError:
         pass
     isa = [name for name, flag in (("AVX2", "avx2"), ("FMA", "fma"), ("AVX-512", "avx512f"),
-                                   ("VNNI", "avx512_vnni"), ("AMX", "amx_tile")) if flag in flags]
+                                   ("VNNI", "avx512_vnni"), ("AVX-VNNI", "avx_vnni"), ("AMX", "amx_tile"))
+           if flag in flags]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     onednn = os.environ.get("ONEDNN_MAX_CPU_ISA")
     return (f"CPU: {model}, {cores} cores, {'+'.join(isa) or 'no AVX2'}"
             + (f" (PyTorch's oneDNN held to {onednn}; onnxruntime uses the full ISA)" if onednn else ""))
 
 
-def _conv_names(model: nn.Module) -> dict[tuple, str]:
-    return {tuple(m.weight.shape): name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+def _conv_signatures(model: nn.Module, x: torch.Tensor) -> dict[tuple, list[str]]:
+    """Each convolution's (input shape, weight shape), as the profiler records them, with the names
+    of the layers that have it (layers with the same shapes cannot be told apart in a profile)."""
+    found: dict[tuple, list[str]] = {}
+    hooks = [m.register_forward_pre_hook(lambda m, args, name=name: found.setdefault(
+        (tuple(args[0].shape), tuple(m.weight.shape)), []).append(name))
+        for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return found
 
 
 @contextlib.contextmanager
@@ -81,8 +94,11 @@ def profile_train_step(model: nn.Module, *, batch_size: int = 6, size: int = 256
     Returns ``ms_per_step``, ``images_per_s``, ``phases`` (forward, backward, optimizer),
     ``operators`` (self time per aten operator, largest first), ``kinds`` (the operators summed by
     kind: conv forward / backward, batch norm, ReLU, loss, optimizer...) and ``layers`` (forward
-    and backward time of each convolution, found by its weight shape), all in ms per step with a
-    ``share``; profiler shares are scaled to the wall-clock step measured without the profiler.
+    and backward time of each convolution, found by its input and weight shapes; layers with the
+    same shapes share a row), all in ms per step with a ``share``. Profiler shares are scaled to
+    the wall-clock step measured without the profiler; the profiler's cost per call inflates many
+    tiny operators (AdamW's on a CPU), so the phase table is the reference for the optimizer, and
+    its element-wise ``mul_``/``add_``/``div_`` count as "other".
     """
     model = model.cpu().train()
     num_classes = num_classes or next(m for m in reversed(list(model.modules())) if isinstance(m, nn.Conv2d)).out_channels
@@ -92,6 +108,9 @@ def profile_train_step(model: nn.Module, *, batch_size: int = 6, size: int = 256
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    signatures = _conv_signatures(model, x)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
 
@@ -100,10 +119,10 @@ def profile_train_step(model: nn.Module, *, batch_size: int = 6, size: int = 256
         logits = model(x)
         loss = loss_fn(logits if torch.is_tensor(logits) else logits[0], y)
         t1 = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
         loss.backward()
         t2 = time.perf_counter()
         optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
         t3 = time.perf_counter()
         if clock is not None:
             for name, seconds in (("forward + loss", t1 - t0), ("backward", t2 - t1), ("optimizer", t3 - t2)):
@@ -136,15 +155,17 @@ def profile_train_step(model: nn.Module, *, batch_size: int = 6, size: int = 256
     for row in operators:
         kinds[row["kind"]] = kinds.get(row["kind"], 0.0) + row["share"]
     kinds_rows = [{"kind": k, "ms": share * step_ms, "share": share} for k, share in sorted(kinds.items(), key=lambda kv: -kv[1])]
-    names = _conv_names(model)
-    micros = {name: [0.0, 0.0] for name in names.values()}
+    micros = {signature: [0.0, 0.0] for signature in signatures}
     for e in prof.key_averages(group_by_input_shape=True):
         if e.key in ("aten::convolution", "aten::convolution_backward"):
-            name = next((names[tuple(s)] for s in e.input_shapes if len(s) == 4 and tuple(s) in names), None)
-            if name:
-                micros[name][e.key.endswith("backward")] += e.cpu_time_total
-    layers = [{"layer": name, "forward ms": timed(f)["ms"], "backward ms": timed(b)["ms"], "share": (f + b) / profiled}
-              for name, (f, b) in micros.items()]
+            backward = e.key.endswith("backward")
+            shapes = e.input_shapes  # forward: (input, weight, ...); backward: (grad_output, input, weight, ...)
+            signature = (tuple(shapes[1]), tuple(shapes[2])) if backward else (tuple(shapes[0]), tuple(shapes[1]))
+            if signature in micros:
+                micros[signature][backward] += e.cpu_time_total
+    layers = [{"layer": names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} alike)",
+               "forward ms": timed(f)["ms"], "backward ms": timed(b)["ms"], "share": (f + b) / profiled}
+              for (names, (f, b)) in ((signatures[k], v) for k, v in micros.items())]
     return {"ms_per_step": step_ms, "images_per_s": batch_size * steps / total, "phases": phases,
             "operators": operators, "kinds": kinds_rows, "layers": layers, "batch_size": batch_size, "size": size}
 
@@ -154,7 +175,8 @@ def profile_onnx(model: nn.Module, folder: str | Path, *, precision: str = "fp32
     """Export ``model`` to ``folder`` (INT8: quantized, calibrated on ``calibration_loader``) and run
     it ``runs`` times at batch 1 with onnxruntime's profiler on.
 
-    Returns ``ms_per_run`` (median of the session's own run times) and ``nodes``: mean ms per run of
+    Returns ``ms_per_run`` (median of the session's own run times, profiling on: a little slower
+    than without) and ``nodes``: mean ms per run of
     each graph node (operator type and share), largest first.
     """
     import onnxruntime as ort
@@ -163,6 +185,8 @@ def profile_onnx(model: nn.Module, folder: str | Path, *, precision: str = "fp32
 
     if precision not in ("fp32", "int8"):
         raise ValueError(f"precision must be 'fp32' or 'int8', got {precision!r}")
+    if runs < 2:
+        raise ValueError(f"runs must be at least 2 (the first run only warms up), got {runs}")
     folder = Path(folder)
     path = folder / "profiled.onnx"
     export.to_onnx(model, path, size=size, check=False)
@@ -191,7 +215,7 @@ def profile_onnx(model: nn.Module, folder: str | Path, *, precision: str = "fp32
     nodes = sorted(per_node.values(), key=lambda r: -r["ms"])
     for row in nodes:
         row["share"] = row["ms"] / total
-    return {"ms_per_run": statistics.median(run_ms[1:] or run_ms), "nodes": nodes, "precision": precision,
+    return {"ms_per_run": statistics.median(run_ms[1:]), "nodes": nodes, "precision": precision,
             "path": str(path)}
 
 

@@ -49,6 +49,20 @@ def test_unseen_style_test_scores_the_model_on_every_unseen_frame(tmp_path):
     assert int(sum(sum(row) for row in result["confusion"])) == pixels  # every labelled pixel counted once
 
 
+def test_crop_must_fit_the_image_scale():
+    assert pipeline.PipelineConfig(size=256, crop=None).crop is None
+    for bad in (0, 16, 100, 288):
+        with pytest.raises(ValueError, match="multiple of 32 and at most size 256"):
+            pipeline.PipelineConfig(size=256, crop=bad)
+
+
+def test_size_alone_brings_the_default_crop_down_with_it(tmp_path):
+    assert main(["train", "--fast", "--out", str(tmp_path / "x"), "--size", "96", "--epochs1", "1", "--epochs2", "1",
+                 "--workers", "0"]) == 0
+    saved = json.loads((tmp_path / "x" / "results.json").read_text())["config"]
+    assert saved["size"] == 96 and saved["crop"] == 96
+
+
 def test_epochs_default_per_architecture_and_stay_when_given():
     assert pipeline.PipelineConfig().arch == "ultra-fast"
     for arch, (e1, e2) in pipeline.EPOCHS.items():
@@ -107,7 +121,8 @@ def test_train_command_resume_continues_finished_stages(tmp_path, capsys):
     (["--size", "100"], "multiple of 32"),
     (["--batch-size", "1"], "at least 2 images"),
     (["--crop", "100"], "--crop 100: training crops must be a multiple of 32"),
-    (["--crop", "256"], "at most --size 128"),
+    (["--crop", "256"], "at most size 128"),
+    (["--crop", "-32"], "--crop -32: training crops must be a multiple of 32"),
 ])
 def test_train_command_reports_bad_arguments(tmp_path, capsys, args, message):
     assert main(["train", "--fast", "--out", str(tmp_path / "x"), *args]) == 2

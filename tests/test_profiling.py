@@ -25,6 +25,23 @@ def test_train_step_profile_covers_every_phase_and_every_convolution():
     assert shares == sorted(shares, reverse=True) and sum(shares) == pytest.approx(1.0)
 
 
+def test_every_convolution_is_counted_once_even_when_layers_share_shapes():
+    """fast has four depthwise blocks with the same shapes: they share a row, none is lost or doubled."""
+    from landinglib.model import build_model
+
+    model = build_model("fast", 4)
+    report = profiling.profile_train_step(model, batch_size=2, size=64, steps=1)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    counted = 0
+    for row in report["layers"]:
+        counted += 1 + (int(row["layer"].split("(+")[1].split()[0]) if "(+" in row["layer"] else 0)
+        assert row["forward ms"] > 0 and row["backward ms"] > 0, row
+    assert counted == len(convs)
+    assert any("alike" in row["layer"] for row in report["layers"])
+    with pytest.raises(ValueError, match="steps"):
+        profiling.profile_train_step(model, steps=0)
+
+
 def test_onnx_profile_lists_the_graph_nodes(tmp_path):
     report = profiling.profile_onnx(UltraFastBiSeNet(4), tmp_path, size=64, runs=3)
     assert report["ms_per_run"] > 0
