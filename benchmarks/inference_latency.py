@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from landinglib import classes, data, export
-from landinglib.__main__ import _landing_model
+from landinglib.model import load_model
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     if not Path(args.checkpoint).exists():
         raise SystemExit(f"{args.checkpoint} not found: run `make train` first (or pass --checkpoint)")
-    model = _landing_model(args.checkpoint)
+    model = load_model(args.checkpoint, classes.LANDING)
     loaders = data.make_loaders("udd6", args.udd6, size=256, batch_size=1, num_workers=0)
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path = Path(tmp) / "landing.onnx"

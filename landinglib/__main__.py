@@ -78,18 +78,14 @@ def _train(args: argparse.Namespace) -> int:
 
 def _landing_model(path: str):
     """A 4-class landing model from a checkpoint, or a clear error for any other checkpoint."""
-    from .model import build_model, load_checkpoint
+    from .model import load_model
 
-    state = load_checkpoint(path)
-    weight = state["model"].get("classifier.weight")
-    n = int(weight.shape[0]) if weight is not None else state.get("num_classes")
-    if n != len(classes.LANDING):
-        names = state.get("class_names") or f"{n} classes"
-        raise ValueError(f"{path} predicts {names}, not the {len(classes.LANDING)} landing classes "
-                         f"{list(classes.LANDING.names)}: use a stage-2 checkpoint (runs/NAME/stage2/best.pt)")
-    model = build_model(state.get("model_name") or "ultra-fast", n)
-    model.load_state_dict(state["model"])
-    return model.eval()
+    try:
+        return load_model(path, classes.LANDING)
+    except ValueError as err:
+        if "landing classes" not in str(err):
+            raise
+        raise ValueError(f"{err}: use a stage-2 checkpoint (runs/NAME/stage2/best.pt)") from None
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -239,6 +239,23 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     raise ValueError(f"{path} is neither a landinglib checkpoint nor a state_dict of tensors")
 
 
+def load_model(path: str | os.PathLike, taxonomy=None) -> nn.Module:
+    """The network a checkpoint holds, in eval mode: its architecture (``model_name``; a bare state
+    dict is taken as ``ultra-fast``) with its weights. With a ``taxonomy`` (e.g.
+    ``classes.LANDING``), a checkpoint for another number of classes is a clear error (a stage-1
+    checkpoint given where a landing model is needed)."""
+    state = load_checkpoint(path)
+    weight = state["model"].get("classifier.weight")
+    n = int(weight.shape[0]) if weight is not None else state.get("num_classes")
+    if taxonomy is not None and n != len(taxonomy):
+        found = state.get("class_names") or f"{n} classes"
+        raise ValueError(f"{path} predicts {found}, not the {len(taxonomy)} {taxonomy.name} classes "
+                         f"{list(taxonomy.names)}")
+    model = build_model(state.get("model_name") or "ultra-fast", n)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
 @dataclass
 class LoadReport:
     """What ``load_weights`` did: names copied, names of the model left freshly initialised,

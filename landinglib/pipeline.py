@@ -148,6 +148,18 @@ def stage2_start(cfg: PipelineConfig, stage1_checkpoint: str):
     return model, report
 
 
+def stage_config(stage: int, cfg: PipelineConfig, class_weights=None, out_dir: str | None = None) -> TrainConfig:
+    """The ``TrainConfig`` of stage 1 or 2: its epochs and learning rate, the given class weights,
+    checkpoints in ``{cfg.out}/stage{N}`` (or ``out_dir``) — what ``train_stage`` and the notebooks use."""
+    if stage not in (1, 2):
+        raise ValueError(f"stage must be 1 or 2, got {stage}")
+    weights = class_weights.tolist() if hasattr(class_weights, "tolist") else class_weights
+    return TrainConfig(epochs=cfg.epochs1 if stage == 1 else cfg.epochs2, lr=cfg.lr1 if stage == 1 else cfg.lr2,
+                       class_weights=weights, device=cfg.device, seed=cfg.seed,
+                       out_dir=out_dir or str(Path(cfg.out) / f"stage{stage}"), max_steps=cfg.max_steps,
+                       progress=cfg.progress)
+
+
 def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False) -> StageResult:
     """Fit one stage, then score its best checkpoint on the held-out test split."""
     taxonomy = classes.DRONEDEPLOY if stage == 1 else classes.LANDING
@@ -156,9 +168,7 @@ def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False)
     if cfg.class_weights:
         weights = data.class_weights(data.class_pixel_counts(loaders.train.dataset)).tolist()
     out = Path(cfg.out) / f"stage{stage}"
-    config = TrainConfig(epochs=cfg.epochs1 if stage == 1 else cfg.epochs2, lr=cfg.lr1 if stage == 1 else cfg.lr2,
-                         class_weights=weights, device=cfg.device, seed=cfg.seed, out_dir=str(out),
-                         max_steps=cfg.max_steps, progress=cfg.progress)
+    config = stage_config(stage, cfg, weights)
     start = time.perf_counter()
     history = fit(model, loaders.train, loaders.val, config, class_names=taxonomy.names, resume=resume)
     seconds = time.perf_counter() - start

@@ -176,7 +176,7 @@ def plot_class_iou(iou, taxonomy: Taxonomy, baseline=None, ax=None, title: str =
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("IoU")
     ax.set_title(title, loc="left")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)  # beside the bars, never on them
     ax.tick_params(axis="x", rotation=30)
     return ax
 

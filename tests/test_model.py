@@ -190,3 +190,23 @@ def test_checkpoints_of_the_old_layout_still_load():
     assert torch.equal(fresh.backbone[3].weight, old["backbone.1.0.weight"])
     report = load_weights(build_model("ultra-fast", 4), {"model": old})
     assert len(report.matched) == 38 and not report.dropped
+
+
+def test_load_model_rebuilds_the_architecture_and_weights_a_checkpoint_holds(tmp_path):
+    from landinglib import classes
+    from landinglib.model import build_model, load_model, save_checkpoint
+
+    source = build_model("fast", 4).eval()
+    path = save_checkpoint(tmp_path / "fast.pt", source)
+    loaded = load_model(path, classes.LANDING)
+    assert type(loaded) is type(source) and not loaded.training
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), source(x))
+    six = save_checkpoint(tmp_path / "six.pt", build_model("ultra-fast", 6), class_names=list(classes.DRONEDEPLOY.names))
+    with pytest.raises(ValueError, match=r"predicts \['Building'.*not the 4 landing classes"):
+        load_model(six, classes.LANDING)
+    assert load_model(six).classifier.out_channels == 6  # without a taxonomy, any checkpoint
+    bare = tmp_path / "bare.pt"
+    torch.save(build_model("ultra-fast", 4).state_dict(), bare)
+    assert type(load_model(bare)).__name__ == "UltraFastBiSeNet"

@@ -49,6 +49,17 @@ def test_unseen_style_test_scores_the_model_on_every_unseen_frame(tmp_path):
     assert int(sum(sum(row) for row in result["confusion"])) == pixels  # every labelled pixel counted once
 
 
+def test_stage_config_carries_each_stage_recipe():
+    cfg = pipeline.PipelineConfig(out="runs/x", epochs1=3, epochs2=5, lr1=1e-3, lr2=5e-4, seed=7)
+    one = pipeline.stage_config(1, cfg, np.array([1.0, 2.0]))
+    two = pipeline.stage_config(2, cfg, out_dir="runs/x/direct")
+    assert (one.epochs, one.lr, one.seed, one.class_weights) == (3, 1e-3, 7, [1.0, 2.0])
+    assert one.out_dir.replace("\\", "/") == "runs/x/stage1"
+    assert (two.epochs, two.lr, two.out_dir, two.class_weights) == (5, 5e-4, "runs/x/direct", None)
+    with pytest.raises(ValueError, match="stage must be 1 or 2"):
+        pipeline.stage_config(3, cfg)
+
+
 def test_crop_must_fit_the_image_scale():
     assert pipeline.PipelineConfig(size=256, crop=None).crop is None
     for bad in (0, 16, 100, 288):

@@ -62,6 +62,18 @@ def test_training_plots_and_predictions():
     plt.close("all")
 
 
+@pytest.mark.parametrize("iou", [[0.9, 0.1, 0.05, 0.02], [0.02, 0.05, 0.1, 0.9], [0.5, 0.5, 0.5, 0.5]])
+def test_iou_legend_never_covers_a_bar_or_its_label(iou):
+    fig, ax = plt.subplots(1, 2, figsize=(12, 3.8))
+    viz.plot_class_iou(iou, classes.LANDING, baseline=0.3, ax=ax[1])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = ax[1].get_legend().get_window_extent(renderer)
+    for item in [*ax[1].patches, *ax[1].texts]:
+        assert not legend.overlaps(item.get_window_extent(renderer)), item
+    plt.close(fig)
+
+
 def test_confusion_plot_and_landing_sites_drawing():
     from landinglib.landing import LandingSite
 
