@@ -1,7 +1,16 @@
 """landinglib: the helper library of the drone landing-zone segmentation course.
 
-Modules, one job each: ``classes`` (taxonomies, palettes, codecs), ``synthetic`` (built-in
-aerial data in the real layouts), ``data`` (datasets, augmentation, loaders), ``viz`` (pictures).
+Modules, one job each (the README's "The library" table says more):
+
+* data: ``classes`` (taxonomies, palettes, codecs), ``synthetic`` (the built-in aerial world, written
+  in the real DroneDeploy and UDD6 layouts), ``data`` (datasets, augmentation, loaders);
+* networks: ``model`` (``UltraFastBiSeNet``, the registry, checkpoints), ``architectures``
+  (``fast``, BiSeNetV2);
+* training: ``train`` (the AMP loop), ``metrics``, ``pipeline`` (stages 0 -> 1 -> 2),
+  ``distributed`` (torchrun), ``profiling`` (where the time goes);
+* using a model: ``inference`` (any image size), ``landing`` (landing sites), ``export`` (ONNX,
+  INT8), ``viz`` (pictures and the mask browser);
+* ``runtime`` (seeds, fast mode, data folder) and ``__main__`` (the ``landinglib`` command).
 """
 from .runtime import data_dir, fast_mode, set_seed
 

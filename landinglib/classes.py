@@ -1,6 +1,6 @@
 """The three taxonomies of the course, their palettes, and colour <-> index codecs.
 
-Facts (from the datasets' own documentation, see DESIGN.md):
+Facts (from the datasets' own documentation; the on-disk layouts are in data/README.md):
 
 * DroneDeploy labels are colour PNGs with seven label values, palette given as **BGR**.
   Value 0 (IGNORE, magenta) is "unlabelled": it is not learnt, the loss ignores it (255).

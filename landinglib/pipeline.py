@@ -172,6 +172,8 @@ def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False)
     start = time.perf_counter()
     history = fit(model, loaders.train, loaders.val, config, class_names=taxonomy.names, resume=resume)
     seconds = time.perf_counter() - start
+    if all("epoch_seconds" in h for h in history):  # the whole stage, also when part of it ran before a resume
+        seconds = sum(h["epoch_seconds"] for h in history)
     best = load_checkpoint(out / "best.pt")
     model.load_state_dict(best["model"])
     device = resolve_device(cfg.device)

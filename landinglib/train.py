@@ -266,13 +266,15 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
         _reseed_epoch(train_loader, config.seed + 7919 * rank, epoch)  # each process augments differently
         if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):  # DistributedSampler
             train_loader.sampler.set_epoch(epoch)
+        epoch_start = time.perf_counter()
         stats = train_one_epoch(net, train_loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch)
         val = evaluate(model, val_loader, num_classes, device=device, loss_fn=loss_fn, amp=config.amp,
                        channels_last=config.channels_last)
         if val["pixels"] == 0:
             raise ValueError("the validation set has no labelled pixels: mIoU cannot choose a checkpoint")
         row = {"epoch": epoch, **stats, "val_loss": val["loss"], "val_miou": val["miou"],
-               "val_iou": val["iou"], "val_pixel_accuracy": val["pixel_accuracy"]}
+               "val_iou": val["iou"], "val_pixel_accuracy": val["pixel_accuracy"],
+               "epoch_seconds": time.perf_counter() - epoch_start}  # training + validation
         history.append(row)
         if main:
             print(f"epoch {epoch}/{config.epochs}  train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-# The palettes as DESIGN.md documents them, written here independently of landinglib.classes.
+# The palettes as the datasets document them, written here independently of landinglib.classes.
 DD_BGR = {0: (255, 0, 255), 1: (75, 25, 230), 2: (180, 30, 145), 3: (75, 180, 60),
           4: (48, 130, 245), 5: (255, 255, 255), 6: (200, 130, 0)}
 UDD6_RGB = {0: (0, 0, 0), 1: (102, 102, 156), 2: (128, 64, 128), 3: (107, 142, 35),

@@ -98,6 +98,17 @@ def test_a_stage_leaves_the_model_at_its_best_checkpoint(tmp_path):
     assert all(torch.equal(tensor.cpu(), best[name]) for name, tensor in model.state_dict().items())
 
 
+def test_a_resumed_stage_reports_the_time_of_the_whole_stage(tmp_path):
+    """After a resume, the table shows the stage's total time, not only the part that ran last."""
+    first = pipeline.train_stage(1, pipeline.stage0(_fast(tmp_path, epochs1=1))[0], _fast(tmp_path, epochs1=1))
+    cfg = _fast(tmp_path, epochs1=2)
+    resumed = pipeline.train_stage(1, pipeline.stage0(cfg)[0], cfg, resume=True)
+    history = load_checkpoint(tmp_path / "run" / "stage1" / "last.pt")["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert resumed.seconds == pytest.approx(sum(h["epoch_seconds"] for h in history))
+    assert resumed.seconds > history[1]["epoch_seconds"] and history[0]["epoch_seconds"] == pytest.approx(first.seconds)
+
+
 def test_stage_0_loads_given_weights(tmp_path):
     source = build_model("ultra-fast", 4)
     path = save_checkpoint(tmp_path / "init.pt", source)
