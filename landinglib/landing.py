@@ -84,7 +84,12 @@ def explain_no_site(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: float 
                     *, margin_m: float = 0.5, min_confidence: float = MIN_CONFIDENCE) -> str:
     """Why ``find_landing_sites`` (same arguments) finds no site, in words with the numbers;
     ``""`` when it finds one."""
-    mask, need, clearance, p_safe = _clearance_and_confidence(mask, gsd_m, drone_radius_m, probs, margin_m)
+    fields = _clearance_and_confidence(mask, gsd_m, drone_radius_m, probs, margin_m)
+    return _explain(*fields, gsd_m=gsd_m, drone_radius_m=drone_radius_m, margin_m=margin_m,
+                    min_confidence=min_confidence)
+
+
+def _explain(mask, need, clearance, p_safe, *, gsd_m, drone_radius_m, margin_m, min_confidence) -> str:
     if not (mask == SAFE).any():
         return "no pixel is Safe"
     wide = clearance >= need
@@ -112,7 +117,11 @@ def find_landing_sites(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: flo
     Sites are picked greedily, best first; a later site lies more than twice the clear radius
     away from an earlier one.
     """
-    mask, need, clearance, p_safe = _clearance_and_confidence(mask, gsd_m, drone_radius_m, probs, margin_m)
+    fields = _clearance_and_confidence(mask, gsd_m, drone_radius_m, probs, margin_m)
+    return _sites(*fields, gsd_m=gsd_m, max_sites=max_sites, min_confidence=min_confidence)
+
+
+def _sites(mask, need, clearance, p_safe, *, gsd_m, max_sites, min_confidence) -> list[LandingSite]:
     safe = mask == SAFE
     danger = _distance_to(mask == DANGER, border_counts=False)
     candidates = clearance >= need
@@ -158,10 +167,13 @@ def find_landing_sites(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: flo
 
 
 def sites_and_reason(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: float = 0.5, probs: np.ndarray | None = None,
-                     **options) -> tuple[list[LandingSite], str]:
-    """``find_landing_sites`` and, when it finds none, ``explain_no_site``'s reason (else ``""``)."""
-    sites = find_landing_sites(mask, gsd_m, drone_radius_m, probs, **options)
+                     *, margin_m: float = 0.5, max_sites: int = 5,
+                     min_confidence: float = MIN_CONFIDENCE) -> tuple[list[LandingSite], str]:
+    """``find_landing_sites`` and, when it finds none, ``explain_no_site``'s reason (else ``""``);
+    the clearance and confidence maps are computed once for both."""
+    fields = _clearance_and_confidence(mask, gsd_m, drone_radius_m, probs, margin_m)
+    sites = _sites(*fields, gsd_m=gsd_m, max_sites=max_sites, min_confidence=min_confidence)
     if sites:
         return sites, ""
-    options.pop("max_sites", None)
-    return sites, explain_no_site(mask, gsd_m, drone_radius_m, probs, **options)
+    return sites, _explain(*fields, gsd_m=gsd_m, drone_radius_m=drone_radius_m, margin_m=margin_m,
+                           min_confidence=min_confidence)
