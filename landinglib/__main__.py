@@ -78,14 +78,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def _landing_model(path: str):
     """A 4-class landing model from a checkpoint, or a clear error for any other checkpoint."""
-    from .model import load_model
+    from .model import WrongClassesError, load_model
 
     try:
         return load_model(path, classes.LANDING)
-    except ValueError as err:
-        if "landing classes" not in str(err):
-            raise
-        raise ValueError(f"{err}: use a stage-2 checkpoint (runs/NAME/stage2/best.pt)") from None
+    except WrongClassesError as err:
+        raise WrongClassesError(f"{err}: use a stage-2 checkpoint (runs/NAME/stage2/best.pt)") from None
 
 
 def _evaluate(args: argparse.Namespace) -> int:

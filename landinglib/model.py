@@ -239,17 +239,21 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     raise ValueError(f"{path} is neither a landinglib checkpoint nor a state_dict of tensors")
 
 
+class WrongClassesError(ValueError):
+    """A checkpoint predicts another set of classes than the one asked for."""
+
+
 def load_model(path: str | os.PathLike, taxonomy=None) -> nn.Module:
     """The network a checkpoint holds, in eval mode: its architecture (``model_name``; a bare state
     dict is taken as ``ultra-fast``) with its weights. With a ``taxonomy`` (e.g.
-    ``classes.LANDING``), a checkpoint for another number of classes is a clear error (a stage-1
-    checkpoint given where a landing model is needed)."""
+    ``classes.LANDING``), a checkpoint for another number of classes raises ``WrongClassesError``
+    (a stage-1 checkpoint given where a landing model is needed)."""
     state = load_checkpoint(path)
     weight = state["model"].get("classifier.weight")
     n = int(weight.shape[0]) if weight is not None else state.get("num_classes")
     if taxonomy is not None and n != len(taxonomy):
         found = state.get("class_names") or f"{n} classes"
-        raise ValueError(f"{path} predicts {found}, not the {len(taxonomy)} {taxonomy.name} classes "
+        raise WrongClassesError(f"{path} predicts {found}, not the {len(taxonomy)} {taxonomy.name} classes "
                          f"{list(taxonomy.names)}")
     model = build_model(state.get("model_name") or "ultra-fast", n)
     model.load_state_dict(state["model"])

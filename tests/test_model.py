@@ -194,7 +194,7 @@ def test_checkpoints_of_the_old_layout_still_load():
 
 def test_load_model_rebuilds_the_architecture_and_weights_a_checkpoint_holds(tmp_path):
     from landinglib import classes
-    from landinglib.model import build_model, load_model, save_checkpoint
+    from landinglib.model import WrongClassesError, build_model, load_model, save_checkpoint
 
     source = build_model("fast", 4).eval()
     path = save_checkpoint(tmp_path / "fast.pt", source)
@@ -204,7 +204,7 @@ def test_load_model_rebuilds_the_architecture_and_weights_a_checkpoint_holds(tmp
     with torch.no_grad():
         assert torch.equal(loaded(x), source(x))
     six = save_checkpoint(tmp_path / "six.pt", build_model("ultra-fast", 6), class_names=list(classes.DRONEDEPLOY.names))
-    with pytest.raises(ValueError, match=r"predicts \['Building'.*not the 4 landing classes"):
+    with pytest.raises(WrongClassesError, match=r"predicts \['Building'.*not the 4 landing classes"):
         load_model(six, classes.LANDING)
     assert load_model(six).classifier.out_channels == 6  # without a taxonomy, any checkpoint
     bare = tmp_path / "bare.pt"
