@@ -276,14 +276,20 @@ def _edges_follow_mask(img: np.ndarray, m: np.ndarray, shift: int = 5) -> bool:
     return here > 1.15 * max(moved)
 
 
+def _augmented(transform, image, mask, n: int, seed: int, side: int):
+    """``n`` seeded draws of ``transform``: (uint8 RGB image, mask array), each checked to be side x side."""
+    transform.set_random_seed(seed)
+    for _ in range(n):
+        out = transform(image=image, mask=mask)
+        assert out["image"].shape == (3, side, side) and out["mask"].shape == (side, side)
+        yield data.denormalize(out["image"]), out["mask"].numpy()
+
+
 def test_light_augmentation_keeps_image_and_mask_aligned():
     image, mask = _blocks()
     transform = data.train_transform(128, scale=(0.3, 1.0), augment="light")
-    transform.set_random_seed(3)
-    for _ in range(20):
-        out = transform(image=image, mask=mask)
-        assert out["image"].shape == (3, 128, 128) and out["mask"].shape == (128, 128)
-        assert _class_order_survives(data.denormalize(out["image"])[..., 0].astype(int), out["mask"].numpy())
+    for img, m in _augmented(transform, image, mask, n=20, seed=3, side=128):
+        assert _class_order_survives(img[..., 0].astype(int), m)
 
 
 def _runs(line: np.ndarray) -> list[int]:
@@ -299,13 +305,9 @@ def test_scale_matched_crops_keep_alignment_and_the_evaluation_scale():
     mask = np.tile((np.arange(1024) // band % 4).astype(np.uint8), (1024, 1))
     image = np.repeat(np.array([40, 90, 140, 190], np.uint8)[mask][..., None], 3, axis=2)
     transform = data.train_transform(256, crop=64)
-    transform.set_random_seed(5)
     widths = []
-    for _ in range(40):
-        out = transform(image=image, mask=mask)
-        assert out["image"].shape == (3, 64, 64) and out["mask"].shape == (64, 64)
-        m = out["mask"].numpy()
-        assert _class_order_survives(data.denormalize(out["image"])[..., 0].astype(int), m)
+    for img, m in _augmented(transform, image, mask, n=40, seed=5, side=64):
+        assert _class_order_survives(img[..., 0].astype(int), m)
         line = m[0] if len(_runs(m[0])) > 1 else m[:, 0]  # stripes run across after a 90-degree turn
         widths += _runs(line)[1:-1]  # stripes cut by the crop's edge do not count
     assert widths and 12 <= min(widths) and max(widths) <= 33  # 16 px x (0.8 to 2)
@@ -315,14 +317,10 @@ def test_strong_augmentation_keeps_image_and_mask_aligned():
     """Rotation, zoom, shadows, hue, blur, noise and JPEG: the mask still follows the image."""
     image, mask = _blocks()
     transform = data.train_transform(128, augment="strong")
-    transform.set_random_seed(3)
     aligned = []
-    for _ in range(30):
-        out = transform(image=image, mask=mask)
-        assert out["image"].shape == (3, 128, 128) and out["mask"].shape == (128, 128)
-        m = out["mask"].numpy()
+    for img, m in _augmented(transform, image, mask, n=30, seed=3, side=128):
         assert set(np.unique(m).tolist()) <= {0, 1, 2, 3, 255}  # nearest-neighbour masks, padding ignored
-        aligned.append(_edges_follow_mask(data.denormalize(out["image"]).mean(-1), m))
+        aligned.append(_edges_follow_mask(img.mean(-1), m))
     assert sum(aligned) >= 27  # cast shadows add edges of their own now and then
 
 
