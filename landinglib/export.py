@@ -85,8 +85,9 @@ def verify_onnx(model: torch.nn.Module, path: str | os.PathLike, *, size: int = 
     return {"max_abs_diff": worst, "argmax_agreement": agree, "tolerance": TOLERANCE}
 
 
-def onnx_session(path: str | os.PathLike, threads: int | None = None):
-    """An onnxruntime CPU session; a missing or corrupt file is a clear error."""
+def onnx_session(path: str | os.PathLike, threads: int | None = None, profile_prefix: str | os.PathLike | None = None):
+    """An onnxruntime CPU session; a missing or corrupt file is a clear error. With
+    ``profile_prefix``, onnxruntime's own profiler writes its trace there (``session.end_profiling()``)."""
     import onnxruntime as ort
 
     path = Path(path)
@@ -97,6 +98,9 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None):
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(profile_prefix)
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types

@@ -100,6 +100,8 @@ def profile_train_step(model: nn.Module, *, batch_size: int = 6, size: int = 256
     tiny operators (AdamW's on a CPU), so the phase table is the reference for the optimizer, and
     its element-wise ``mul_``/``add_``/``div_`` count as "other".
     """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
     model = model.cpu().train()
     num_classes = num_classes or next(m for m in reversed(list(model.modules())) if isinstance(m, nn.Conv2d)).out_channels
     torch.manual_seed(0)
@@ -108,8 +110,6 @@ def profile_train_step(model: nn.Module, *, batch_size: int = 6, size: int = 256
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
     signatures = _conv_signatures(model, x)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
@@ -179,8 +179,6 @@ def profile_onnx(model: nn.Module, folder: str | Path, *, precision: str = "fp32
     than without) and ``nodes``: mean ms per run of
     each graph node (operator type and share), largest first.
     """
-    import onnxruntime as ort
-
     from . import export
 
     if precision not in ("fp32", "int8"):
@@ -194,12 +192,7 @@ def profile_onnx(model: nn.Module, folder: str | Path, *, precision: str = "fp32
         if calibration_loader is None:
             raise ValueError("INT8 needs a calibration_loader of real images (not noise)")
         path = Path(export.quantize_int8(path, calibration_loader, folder / "profiled.int8.onnx")["int8_path"])
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    options.enable_profiling = True
-    options.profile_file_prefix = str(folder / f"ort_{precision}")
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = export.onnx_session(path, threads, profile_prefix=folder / f"ort_{precision}")
     x = torch.randn(1, 3, size, size).numpy()
     for _ in range(runs):
         session.run(None, {"image": x})
