@@ -46,8 +46,8 @@ from .styles import (CAR, CLUTTER, DRONEDEPLOY_STYLE, FACADE, GRASS, NODATA, ROA
                      SEMANTIC_TO_DRONEDEPLOY, SEMANTIC_TO_UDD6, SKY, SOIL, STYLES, TREE, UDD6_STYLE,
                      UDD6_UNSEEN_STYLE, WATER, Style, pick)
 
-FORMAT_VERSION = 4  # bump when the drawing changes, so cached data is regenerated
-MAP_PIXELS = 800_000  # the ground map of one frame holds at most this many pixels
+FORMAT_VERSION = 5  # bump when the drawing changes, so cached data is regenerated
+MAP_PIXELS = 500_000  # the ground map of one frame holds at most this many pixels
 MAP_OVERSAMPLE = 1.1  # map px per image px at the nearest ground the camera sees
 DETAIL_M = 280.0  # beyond this distance from the drone only buildings are drawn
 
@@ -134,11 +134,17 @@ def swatch(kind: str, seed: int = 0, size: int = 160, ppm: float = 20.0) -> np.n
 
 
 # --- writing the layouts -------------------------------------------------------------------
+def _colour_lut(sem: np.ndarray, to_class: np.ndarray, colours) -> np.ndarray:
+    """(H, W, 3) uint8 colour image of semantic codes: code -> dataset class -> colour, via one table lookup."""
+    table = np.zeros((256, 1, 3), np.uint8)
+    table[:len(to_class), 0] = np.asarray(colours, np.uint8)[to_class]
+    return cv2.LUT(cv2.merge([sem] * 3), table)
+
+
 def _write_dronedeploy_scene(args) -> tuple[str, int, int]:
     root, name, seed, size, elevations = args
     image, sem, height, _ = render_scene(DRONEDEPLOY_STYLE, seed, size)
-    label_values = SEMANTIC_TO_DRONEDEPLOY[sem]
-    label_bgr = np.array(classes.DRONEDEPLOY_LABEL_COLORS_BGR, np.uint8)[label_values]
+    label_bgr = _colour_lut(sem, SEMANTIC_TO_DRONEDEPLOY, classes.DRONEDEPLOY_LABEL_COLORS_BGR)
     cv2.imwrite(str(root / "images" / f"{name}-ortho.tif"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     cv2.imwrite(str(root / "labels" / f"{name}-label.png"), label_bgr)
     if elevations:
@@ -149,10 +155,9 @@ def _write_dronedeploy_scene(args) -> tuple[str, int, int]:
 def _write_udd6_frame(args) -> str:
     root, style, split, name, seed, size = args
     image, sem, _, _ = render_scene(style, seed, size)
-    label_rgb = np.array(classes.UDD6.colors, np.uint8)[SEMANTIC_TO_UDD6[sem]]
     cv2.imwrite(str(root / split / "src" / f"{name}.JPG"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                 [cv2.IMWRITE_JPEG_QUALITY, 92])
-    cv2.imwrite(str(root / split / "gt" / f"{name}.png"), cv2.cvtColor(label_rgb, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(root / split / "gt" / f"{name}.png"), _colour_lut(sem, SEMANTIC_TO_UDD6, np.asarray(classes.UDD6.colors)[:, ::-1]))
     return name
 
 
