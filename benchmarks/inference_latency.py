@@ -14,7 +14,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from landinglib import classes, data, export
+from landinglib import classes, data, evaluation, export
 from landinglib.model import load_model
 
 
@@ -33,7 +33,7 @@ def main() -> None:
         fp32_path = Path(tmp) / "landing.onnx"
         export.to_onnx(model, fp32_path)
         fp32 = export.onnx_session(fp32_path, args.threads)
-        acc32 = export.onnx_accuracy(fp32, loaders.test, len(classes.LANDING))
+        acc32 = evaluation.evaluate(fp32, loaders.test, len(classes.LANDING))
         print("\nquantization settings (batch 1, 256x256):")
         print(f"{'weights':<12} {'activations':<12} {'median ms':>10} {'size MB':>8} {'test mIoU':>10} {'agreement':>10}")
         chosen = None
@@ -41,7 +41,7 @@ def main() -> None:
             path = Path(tmp) / f"int8_{'pc' if per_channel else 'pt'}_{act}.onnx"
             q = export.quantize_int8(fp32_path, loaders.val, path, per_channel=per_channel, activation_type=act)
             session = export.onnx_session(path, args.threads)
-            acc = export.onnx_accuracy(session, loaders.test, len(classes.LANDING), reference=fp32)
+            acc = evaluation.evaluate(session, loaders.test, len(classes.LANDING), reference=fp32)
             rows = export.benchmark_latency(model, fp32_path, path, batches=(1,), threads=args.threads, runs=args.runs)
             ms = next(r["median_ms"] for r in rows if r["engine"] == "onnxruntime INT8")
             print(f"{'per-channel' if per_channel else 'per-tensor':<12} {act:<12} {ms:>10.1f} {q['int8_bytes'] / 1e6:>8.2f} "

@@ -16,7 +16,7 @@ import time
 import torch
 
 from landinglib.model import build_model
-from landinglib.train import autocast, autocast_dtype, make_scaler
+from landinglib.devices import autocast, autocast_dtype, make_scaler
 from machine import describe
 
 

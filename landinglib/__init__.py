@@ -6,8 +6,10 @@ Modules, one job each (the README's "The library" table says more):
   in the real DroneDeploy and UDD6 layouts), ``data`` (datasets, augmentation, loaders);
 * networks: ``model`` (``UltraFastBiSeNet``, the registry, checkpoints), ``architectures``
   (``fast``, BiSeNetV2);
-* training: ``train`` (the AMP loop), ``metrics``, ``pipeline`` (stages 0 -> 1 -> 2),
-  ``distributed`` (torchrun), ``profiling`` (where the time goes);
+* training: ``devices`` (device and precision), ``train`` (the AMP loop), ``pipeline`` (stages
+  0 -> 1 -> 2), ``distributed`` (torchrun), ``profiling`` (where the time goes);
+* scoring: ``metrics`` (confusion-matrix arithmetic), ``evaluation`` (one loop that scores any model
+  or onnxruntime session), ``tables`` (result tables: text, or HTML in a notebook);
 * using a model: ``inference`` (any image size), ``landing`` (landing sites), ``export`` (ONNX,
   INT8), ``viz`` (pictures and the mask browser);
 * ``runtime`` (seeds, fast mode, data folder) and ``__main__`` (the ``landinglib`` command).

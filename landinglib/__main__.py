@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import classes, synthetic
 from .runtime import fast_mode
-from .train import DeviceUnavailable
+from .devices import DeviceUnavailable
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -90,13 +90,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     """Print the metrics of a landing checkpoint on a UDD6 split, with the majority baseline."""
     import numpy as np
 
-    from . import data, metrics
+    from . import data, evaluation, metrics
 
     model = _landing_model(args.checkpoint)
     root = args.udd6 or synthetic.ensure_builtin("udd6", fast=args.fast)
     loader = data.make_loaders("udd6", root, size=args.size, batch_size=args.batch_size, num_workers=0)
     loader = getattr(loader, args.split)
-    result = metrics.evaluate(model, loader)
+    result = evaluation.evaluate(model, loader)
     baseline = metrics.majority_baseline(np.array(result["confusion"]))
     print(f"{args.checkpoint} on {len(loader.dataset)} UDD6 {args.split} images at {args.size} px (short side)")
     print(metrics.compare({"model": result, "baseline: majority class": baseline}, classes.LANDING.names))
@@ -143,7 +143,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     """landing.onnx (+ landing.int8.onnx calibrated on UDD6 validation images) and export.json."""
-    from . import data, export
+    from . import data, evaluation, export
 
     model = _landing_model(args.checkpoint)
     out = Path(args.out)
@@ -156,8 +156,8 @@ def _export(args: argparse.Namespace) -> int:
         q = export.quantize_int8(out / "landing.onnx", loaders.val, out / "landing.int8.onnx",
                                  max_images=args.calibration_images)
         fp32, int8 = export.onnx_session(out / "landing.onnx"), export.onnx_session(out / "landing.int8.onnx")
-        acc32 = export.onnx_accuracy(fp32, loaders.test, len(classes.LANDING))
-        acc8 = export.onnx_accuracy(int8, loaders.test, len(classes.LANDING), reference=fp32)
+        acc32 = evaluation.evaluate(fp32, loaders.test, len(classes.LANDING))
+        acc8 = evaluation.evaluate(int8, loaders.test, len(classes.LANDING), reference=fp32)
         q.update({"test_miou_fp32": acc32["miou"], "test_miou_int8": acc8["miou"],
                   "test_argmax_agreement": acc8["argmax_agreement"], "test_images": len(loaders.test.dataset)})
         report["int8"] = q

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .evaluation import evaluate
+
 ONNX_OPSET = 18
 TOLERANCE = 1e-3  # max |logit difference| accepted between PyTorch and onnxruntime (fp32)
 _REGISTRATION_LOG = "torch.onnx._internal.exporter._registration"
@@ -166,24 +168,9 @@ def quantize_int8(onnx_path: str | os.PathLike, calibration_loader, out_path: st
 
 
 def onnx_accuracy(session, loader, num_classes: int, reference=None) -> dict:
-    """mIoU of an onnxruntime session on a loader; with a ``reference`` session, also the share of
-    pixels where both predict the same class."""
-    from .metrics import ConfusionMatrix
-
-    confusion = ConfusionMatrix(num_classes)
-    same = total = 0
-    for images, masks in loader:
-        logits = session.run(None, {"image": images.numpy()})[0]
-        prediction = torch.from_numpy(logits.argmax(1))
-        confusion.update(prediction, masks)
-        if reference is not None:
-            ref = reference.run(None, {"image": images.numpy()})[0].argmax(1)
-            same += int((ref == prediction.numpy()).sum())
-            total += ref.size
-    result = confusion.compute()
-    if reference is not None:
-        result["argmax_agreement"] = same / max(total, 1)
-    return result
+    """``evaluation.evaluate`` of an onnxruntime session: mIoU and the rest; with a ``reference``
+    session, also ``argmax_agreement`` (the share of pixels where both predict the same class)."""
+    return evaluate(session, loader, num_classes, reference=reference)
 
 
 def _time(fn, runs: int, warmup: int) -> dict:

@@ -1,5 +1,6 @@
 """Segmentation metrics from a confusion matrix: per-class IoU, mIoU, pixel accuracy.
 
+``metrics`` is arithmetic only: running a model over data is ``evaluation.evaluate``.
 Every class counts, class 0 included; only pixels labelled 255 (ignore) are skipped. The matrix
 is accumulated on the model's device with ``torch.bincount``: rows = truth, columns = prediction.
 """
@@ -9,6 +10,7 @@ import numpy as np
 import torch
 
 from .classes import IGNORE_INDEX
+from .tables import Table
 
 
 class ConfusionMatrix:
@@ -81,37 +83,16 @@ def majority_baseline(matrix: np.ndarray) -> dict:
     return scores(baseline)
 
 
-# --- evaluation: models, baselines, timing ---------------------------------------------
-def evaluate(model, loader, num_classes: int | None = None, *, device=None, max_batches: int | None = None) -> dict:
-    """Score ``model`` on ``loader``: per-class IoU, precision, recall, mIoU, pixel accuracy, the
-    confusion matrix, and ``seconds_per_image`` (the network's forward pass only, batch as loaded)."""
-    from .train import evaluate as run  # the same loop that validates during training
-
-    return run(model, loader, num_classes or model.num_classes, device=device, max_steps=max_batches)
-
-
-def compare(results: dict[str, dict], class_names) -> str:
-    """A text table: one row per named result (``evaluate`` output), mIoU, pixel accuracy, IoU per class."""
-    head = f"{'model':<34} {'mIoU':>6} {'pix acc':>7} " + " ".join(f"{n[:9]:>9}" for n in class_names) + f" {'ms/img':>7}"
-    lines = [head, "-" * len(head)]
+# --- tables of results ------------------------------------------------------------------
+def compare(results: dict[str, dict], class_names) -> Table:
+    """One row per named result (``evaluation.evaluate`` output): mIoU, pixel accuracy, IoU per class
+    and, where measured, ms per image. Prints as text; a notebook shows it as a table."""
+    timed = any("seconds_per_image" in r for r in results.values())
+    header = ["model", "mIoU", "pix acc", *class_names] + (["ms/img"] if timed else [])
+    rows = []
     for name, r in results.items():
-        ious = " ".join(f"{v:>9.3f}" if v == v else f"{'-':>9}" for v in r["iou"])
-        ms = f"{1000 * r['seconds_per_image']:>7.1f}" if "seconds_per_image" in r else f"{'':>7}"
-        lines.append(f"{name:<34} {r['miou']:>6.3f} {r['pixel_accuracy']:>7.3f} {ious} {ms}")
-    return "\n".join(lines)
-
-
-@torch.no_grad()
-def per_image_scores(model, dataset, num_classes: int | None = None) -> list[dict]:
-    """mIoU and pixel accuracy of every item of a (transformed) dataset, in dataset order."""
-    num_classes = num_classes or model.num_classes
-    device = next(model.parameters()).device
-    model.eval()
-    out = []
-    for i in range(len(dataset)):
-        image, mask = dataset[i]
-        cm = ConfusionMatrix(num_classes, device)
-        cm.update(model(image[None].to(device)), mask[None].to(device))
-        s = cm.compute()
-        out.append({"index": i, "miou": s["miou"], "pixel_accuracy": s["pixel_accuracy"]})
-    return out
+        row = [name, f"{r['miou']:.3f}", f"{r['pixel_accuracy']:.3f}", *(f"{v:.3f}" if v == v else "-" for v in r["iou"])]
+        if timed:
+            row.append(f"{1000 * r['seconds_per_image']:.1f}" if "seconds_per_image" in r else "")
+        rows.append(row)
+    return Table(header, rows, rule=True)

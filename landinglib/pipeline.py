@@ -15,7 +15,9 @@ from pathlib import Path
 from . import classes, data, distributed
 from .model import build_model, load_checkpoint, load_weights, save_checkpoint
 from .runtime import data_dir, fast_mode, set_seed
-from .train import TrainConfig, evaluate, fit, resolve_device
+from .devices import resolve_device
+from .evaluation import evaluate
+from .train import TrainConfig, fit
 
 
 EPOCHS = {"ultra-fast": (6, 8), "fast": (12, 24), "accurate": (6, 8)}

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .classes import IGNORE_INDEX
+from .tables import Table
 
 
 def describe_machine() -> str:
@@ -212,8 +213,9 @@ def profile_onnx(model: nn.Module, folder: str | Path, *, precision: str = "fp32
             "path": str(path)}
 
 
-def format_table(rows: list[dict], first: str) -> str:
-    """Rows of dicts as an aligned text table, ``first`` column first, numbers to 2 decimals."""
+def format_table(rows: list[dict], first: str) -> Table | str:
+    """Rows of dicts as a table (``tables.Table``: text when printed, HTML in a notebook), ``first``
+    column first, numbers to 2 decimals, shares as percentages."""
     if not rows:
         return "(nothing measured)"
     keys = [first] + [k for k in rows[0] if k != first]
@@ -223,7 +225,4 @@ def format_table(rows: list[dict], first: str) -> str:
             return f"{value:.0%}"
         return f"{value:.2f}" if isinstance(value, float) else str(value)
 
-    table = [keys] + [[cell(k, r[k]) for k in keys] for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(keys))]
-    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
-                     for row in table)
+    return Table(keys, [[cell(k, r[k]) for k in keys] for r in rows])

@@ -2,10 +2,8 @@
 
 ``fit(model, train_loader, val_loader, config)`` trains with AdamW, a linear warm-up followed by a
 cosine decay, cross-entropy that ignores 255 (optionally class-weighted), gradient clipping and
-mixed precision chosen once from the device:
-
-* CUDA: fp16 autocast + ``GradScaler`` (the scaler keeps small fp16 gradients from vanishing);
-* CPU: fp32 (bf16 autocast on a CPU without bf16 units is far slower; ``amp="bf16"`` forces it).
+mixed precision chosen once from the device (``devices``: fp16 autocast + ``GradScaler`` on CUDA,
+fp32 on CPU). Validation is ``evaluation.evaluate``, the one loop that scores every model.
 
 After every epoch it validates (loss, mIoU, per-class IoU), appends to the history, and writes
 ``last.pt`` (to resume) and ``best.pt`` (highest validation mIoU) atomically. ``resume=True``
@@ -17,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,9 +23,13 @@ from torch import nn
 
 from . import distributed
 from .classes import IGNORE_INDEX
-from .metrics import ConfusionMatrix
+from .devices import DeviceUnavailable, autocast, autocast_dtype, make_scaler, resolve_device, scaler_enabled, to_device
+from .evaluation import evaluate
 from .model import load_checkpoint, save_checkpoint
 from .runtime import fast_mode, set_seed
+
+__all__ = ["TrainConfig", "fit", "train_one_epoch", "evaluate", "warmup_cosine", "DeviceUnavailable", "resolve_device",
+           "autocast_dtype", "autocast", "make_scaler", "scaler_enabled"]
 
 
 @dataclass
@@ -49,48 +50,6 @@ class TrainConfig:
     max_steps: int | None = None  # stop each epoch after this many steps (quick runs)
     progress: bool = True
     aux_weight: float = 0.4  # weight of auxiliary-head losses (models that return several logits)
-
-
-# --- device and precision, decided once ------------------------------------------------
-class DeviceUnavailable(RuntimeError):
-    """The requested device does not exist on this machine."""
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" -> CUDA if available else CPU; asking for CUDA without it is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceUnavailable("--device cuda was requested but PyTorch sees no CUDA GPU here; use --device cpu or auto")
-    return device
-
-
-def autocast_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | None:
-    """The autocast dtype for this device and setting; None means full fp32."""
-    choices = {"auto": torch.float16 if device.type == "cuda" else None,
-               "fp16": torch.float16, "bf16": torch.bfloat16, "off": None}
-    if amp not in choices:
-        raise ValueError(f"amp must be one of {sorted(choices)}, got {amp!r}")
-    dtype = choices[amp]
-    if dtype is torch.float16 and device.type != "cuda":
-        raise ValueError("fp16 autocast needs CUDA; on CPU use amp='bf16' or 'off'")
-    return dtype
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None):
-    """Context manager for the forward pass: autocast when a dtype is set, else nothing."""
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
-
-
-def scaler_enabled(device: torch.device, dtype: torch.dtype | None) -> bool:
-    """Loss scaling is needed only for fp16 on CUDA (bf16 and fp32 keep small gradients)."""
-    return device.type == "cuda" and dtype is torch.float16
-
-
-def make_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
-    """A GradScaler that is active only for fp16 on CUDA."""
-    return torch.amp.GradScaler(device.type, enabled=scaler_enabled(device, dtype))
 
 
 def warmup_cosine(optimizer, total_steps: int, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
@@ -124,14 +83,6 @@ def _reseed_epoch(loader, seed: int, epoch: int) -> None:
         transform.set_random_seed(seed * 1000 + epoch)
 
 
-def _to_device(images, masks, device, channels_last):
-    non_blocking = device.type == "cuda"
-    images = images.to(device, non_blocking=non_blocking)
-    if channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-    return images, masks.to(device, non_blocking=non_blocking)
-
-
 # --- one epoch, evaluation -------------------------------------------------------------
 def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch) -> dict:
     """One pass over ``loader``; returns mean loss, images/s and the last learning rate.
@@ -150,7 +101,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
         if labelled.numel() and (int(labelled.max()) >= num_classes or int(labelled.min()) < 0):
             raise ValueError(f"labels hold class {int(labelled.max())} but the model has {num_classes} classes "
                              "(wrong target taxonomy or checkpoint?)")
-        images, masks = _to_device(images, masks, device, config.channels_last)
+        images, masks = to_device(images, masks, device, config.channels_last)
         with autocast(device, dtype):
             outputs = model(images)
             logits, aux = (outputs[0], outputs[1:]) if isinstance(outputs, tuple) else (outputs, ())
@@ -178,40 +129,6 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
     total_loss, images_seen = distributed.all_sum(torch.tensor([total_loss, float(images_seen)])).tolist()
     return {"train_loss": total_loss / max(images_seen, 1), "images_per_s": images_seen / seconds,
             "lr": optimizer.param_groups[0]["lr"], "train_seconds": seconds}
-
-
-@torch.no_grad()
-def evaluate(model, loader, num_classes: int, *, device=None, loss_fn=None, amp: str = "auto",
-             channels_last: bool = True, max_steps: int | None = None) -> dict:
-    """Loss (if ``loss_fn``), mIoU, per-class IoU / precision / recall and pixel accuracy."""
-    device = device or next(model.parameters()).device
-    dtype = autocast_dtype(device, amp)
-    model.eval()
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    confusion = ConfusionMatrix(num_classes, device)
-    total_loss, n, forward_seconds = 0.0, 0, 0.0
-    for step, (images, masks) in enumerate(loader):
-        if max_steps is not None and step >= max_steps:
-            break
-        images, masks = _to_device(images, masks, device, channels_last)
-        start = time.perf_counter()
-        with autocast(device, dtype):
-            logits = model(images)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        forward_seconds += time.perf_counter() - start
-        if loss_fn is not None:
-            total_loss += loss_fn(logits.float(), masks).item() * images.shape[0]
-        n += images.shape[0]
-        confusion.update(logits.argmax(1), masks)
-    distributed.all_sum(confusion.matrix)  # with several processes, each saw its share
-    total_loss, n = distributed.all_sum(torch.tensor([total_loss, float(n)])).tolist()
-    result = confusion.compute()
-    result["loss"] = total_loss / n if (n and loss_fn is not None) else float("nan")
-    result["seconds_per_image"] = forward_seconds * distributed.world()[1] / max(n, 1)
-    result["confusion"] = confusion.matrix.cpu().tolist()
-    return result
 
 
 def _or_minus_inf(value: float) -> float:

@@ -4,25 +4,81 @@ import numpy as np
 import pytest
 import torch
 
-from landinglib import classes, data, metrics
+from landinglib import classes, data, evaluation, metrics
 from landinglib.__main__ import main
 from landinglib.model import RemapClasses, build_model, save_checkpoint
 
 
 def test_evaluate_reports_everything_and_times_inference(udd6_root):
     loaders = data.make_loaders("udd6", udd6_root, size=32, batch_size=2, num_workers=0)
-    result = metrics.evaluate(build_model("ultra-fast", 4), loaders.test)
+    result = evaluation.evaluate(build_model("ultra-fast", 4), loaders.test)
     for key in ("miou", "pixel_accuracy", "iou", "precision", "recall", "confusion", "seconds_per_image"):
         assert key in result
     assert result["seconds_per_image"] > 0 and np.array(result["confusion"]).shape == (4, 4)
     table = metrics.compare({"random": result, "baseline": metrics.majority_baseline(np.array(result["confusion"]))},
                             classes.LANDING.names)
     assert "random" in table and "baseline" in table and "Safe" in table
+    html = table._repr_html_()  # a notebook shows a real table, one row per result
+    assert html.count("<tr>") == 3 and "<th" in html and "Safe" in html
+
+
+class _Constant(torch.nn.Module):
+    """Predicts ``cls`` everywhere: its scores are known without running anything."""
+
+    def __init__(self, cls: int, num_classes: int = 4):
+        super().__init__()
+        self.cls, self.num_classes = cls, num_classes
+        self.bias = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        logits = torch.zeros(x.shape[0], self.num_classes, *x.shape[2:]) + self.bias
+        logits[:, self.cls] = 1.0
+        return logits
+
+
+class _Session:
+    """Stands in for an onnxruntime session: ``run(None, {"image": array})`` -> [logits]."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def run(self, outputs, feeds):
+        with torch.no_grad():
+            return [self.model(torch.from_numpy(feeds["image"])).numpy()]
+
+
+def _loader(masks):
+    images = torch.randn(len(masks), 3, *masks[0].shape)
+    return [(images[i:i + 2], torch.stack(masks[i:i + 2])) for i in range(0, len(masks), 2)]
+
+
+def test_evaluate_scores_torch_models_and_sessions_alike_per_image_and_against_a_reference():
+    safe, mixed, ignored = torch.full((4, 4), 1), torch.tensor([[1, 2] * 2] * 4), torch.full((4, 4), 255)
+    loader = _loader([safe, mixed, ignored])  # batches of 2 and 1
+    model = _Constant(1)
+    for predictor in (model, _Session(model)):
+        r = evaluation.evaluate(predictor, loader, 4, per_image=True, reference=_Constant(2))
+        assert r["confusion"][1][1] == 24 and r["confusion"][2][1] == 8 and r["pixels"] == 32  # 255 never counted
+        assert r["miou"] == pytest.approx((24 / 32 + 0) / 2)  # Safe 24/32, Caution 0/8
+        assert [s["index"] for s in r["per_image"]] == [0, 1, 2]
+        assert [s["miou"] for s in r["per_image"][:2]] == [1.0, pytest.approx(0.25)]  # all right; Safe 8/16, Caution 0
+        assert r["per_image"][2]["miou"] != r["per_image"][2]["miou"]  # nothing labelled: NaN, not a score
+        assert r["argmax_agreement"] == 0.0 and r["seconds_per_image"] >= 0
+    assert evaluation.evaluate(model, loader, 4, reference=model)["argmax_agreement"] == 1.0
+    assert evaluation.evaluate(model, loader, max_steps=1)["pixels"] == 32  # classes from the model; first batch
+
+
+def test_evaluate_refuses_what_it_cannot_run():
+    with pytest.raises(TypeError, match="onnxruntime session"):
+        evaluation.evaluate(object(), _loader([torch.zeros(4, 4, dtype=torch.long)]), 4)
+    with pytest.raises(ValueError, match="num_classes"):
+        evaluation.evaluate(_Session(_Constant(0)), _loader([torch.zeros(4, 4, dtype=torch.long)]))
 
 
 def test_per_image_scores_cover_every_item(udd6_root):
     ds = data.UDD6Dataset(udd6_root, "test", transform=data.eval_transform(32))
-    scores = metrics.per_image_scores(build_model("ultra-fast", 4), ds)
+    loader = torch.utils.data.DataLoader(ds, batch_size=3)
+    scores = evaluation.evaluate(build_model("ultra-fast", 4), loader, per_image=True)["per_image"]
     assert [s["index"] for s in scores] == list(range(len(ds))) and all(0 <= s["miou"] <= 1 for s in scores)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from landinglib import data, pipeline, synthetic, train
+from landinglib import data, evaluation, pipeline, synthetic, train
 from landinglib.__main__ import main
 from landinglib.model import build_model, load_checkpoint, save_checkpoint
 
@@ -44,7 +44,7 @@ def test_unseen_style_test_scores_the_model_on_every_unseen_frame(tmp_path):
     image, mask = data.unseen_style_dataset(size=None)[0]  # raw arrays, as a photo would be
     assert image.dtype == np.uint8 and image.shape[:2] == mask.shape and set(np.unique(mask)) <= {0, 1, 2, 3, 255}
     model = build_model("ultra-fast", 4)
-    result = train.evaluate(model, loader, 4)
+    result = evaluation.evaluate(model, loader, 4)
     pixels = sum(int((m != 255).sum()) for _, m in loader)
     assert int(sum(sum(row) for row in result["confusion"])) == pixels  # every labelled pixel counted once
 
