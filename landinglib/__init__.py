@@ -4,14 +4,15 @@ Modules, one job each (the README's "The library" table says more):
 
 * data: ``classes`` (taxonomies, palettes, codecs), ``synthetic`` (the built-in aerial world, written
   in the real DroneDeploy and UDD6 layouts), ``data`` (datasets, augmentation, loaders);
-* networks: ``model`` (``UltraFastBiSeNet``, the registry, checkpoints), ``architectures``
-  (``fast``, BiSeNetV2);
+* networks: ``models`` (one module per network: ``ultra_fast``, ``fast``, ``bisenetv2``; the
+  ``ConvBNReLU`` block; the registry), ``checkpoint`` (save, load, ``load_weights``), ``model`` (the
+  public face that re-exports both, plus counting and ``predict``);
 * training: ``devices`` (device and precision), ``train`` (the AMP loop), ``pipeline`` (stages
   0 -> 1 -> 2), ``distributed`` (torchrun), ``profiling`` (where the time goes);
 * scoring: ``metrics`` (confusion-matrix arithmetic), ``evaluation`` (one loop that scores any model
   or onnxruntime session), ``tables`` (result tables: text, or HTML in a notebook);
 * using a model: ``inference`` (any image size), ``landing`` (landing sites), ``export`` (ONNX,
-  INT8), ``viz`` (pictures and the mask browser);
+  INT8), ``viz`` (pictures), ``browser`` (the mask browser widget);
 * ``runtime`` (seeds, fast mode, data folder) and ``__main__`` (the ``landinglib`` command).
 """
 from .runtime import data_dir, fast_mode, set_seed

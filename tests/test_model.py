@@ -210,3 +210,16 @@ def test_load_model_rebuilds_the_architecture_and_weights_a_checkpoint_holds(tmp
     bare = tmp_path / "bare.pt"
     torch.save(build_model("ultra-fast", 4).state_dict(), bare)
     assert type(load_model(bare)).__name__ == "UltraFastBiSeNet"
+
+
+def test_one_conv_bn_relu_block_names_its_parts_as_each_published_layout_does():
+    from landinglib.models import ConvBNReLU
+
+    numbered, named = ConvBNReLU(3, 8, stride=2), ConvBNReLU(3, 8, named=True)
+    assert list(numbered.state_dict())[:2] == ["0.weight", "1.weight"] and isinstance(numbered[2], torch.nn.ReLU)
+    assert list(named.state_dict())[:2] == ["conv.weight", "bn.weight"] and hasattr(named, "relu")
+    assert len(ConvBNReLU(8, 8, 1, relu=False)) == 2
+    x = torch.randn(1, 3, 16, 16)
+    assert numbered(x).shape == (1, 8, 8, 8) and named(x).min() >= 0  # padding keeps the size; ReLU applied
+    dilated = ConvBNReLU(8, 8, dilation=4, groups=8)
+    assert dilated(torch.randn(1, 8, 16, 16)).shape == (1, 8, 16, 16) and dilated[0].groups == 8

@@ -7,6 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from landinglib import classes, data, viz  # noqa: E402
+from landinglib.browser import mask_browser  # noqa: E402
 
 
 def test_overlay_blends_by_alpha_and_leaves_ignore_alone():
@@ -95,7 +96,7 @@ def _browser(calls):
 
     images = [np.full((60, 80, 3), v, np.uint8) for v in (10, 200)]
     truths = [np.full((60, 80), 3, np.uint8)] * 2
-    return viz.mask_browser(images, {"a": "model-a", "b": "model-b"}, classes.LANDING, truths=truths,
+    return mask_browser(images, {"a": "model-a", "b": "model-b"}, classes.LANDING, truths=truths,
                             gsd_m=0.1, drone_radius_m=0.5, predict=fake_predict)
 
 
@@ -131,7 +132,7 @@ def test_mask_browser_opacity_classes_sites_and_truth():
     truth = browser.update(show_sites=False, show_truth=True)
     assert tuple(truth[30, 40]) == classes.LANDING.colors[3]
     with pytest.raises(ValueError, match="at least one image"):
-        viz.mask_browser([], {"a": 1}, classes.LANDING)
+        mask_browser([], {"a": 1}, classes.LANDING)
 
 
 def test_mask_browser_says_why_there_is_no_site_and_uses_the_truth_in_truth_view():
