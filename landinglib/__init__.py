@@ -11,8 +11,8 @@ Modules, one job each (the README's "The library" table says more):
   0 -> 1 -> 2), ``distributed`` (torchrun), ``profiling`` (where the time goes);
 * scoring: ``metrics`` (confusion-matrix arithmetic), ``evaluation`` (one loop that scores any model
   or onnxruntime session), ``tables`` (result tables: text, or HTML in a notebook);
-* using a model: ``inference`` (any image size), ``landing`` (landing sites), ``export`` (ONNX,
-  INT8), ``viz`` (pictures), ``browser`` (the mask browser widget);
+* using a model: ``inference`` (any image size), ``predict_folder`` (whole flights), ``landing``
+  (landing sites), ``export`` (ONNX, INT8), ``viz`` (pictures), ``browser`` (the mask browser);
 * ``runtime`` (seeds, fast mode, data folder) and ``__main__`` (the ``landinglib`` command).
 """
 from .runtime import data_dir, fast_mode, set_seed

@@ -3,7 +3,7 @@
     landinglib data       generate and summarise the built-in data
     landinglib train      stages 0 -> 1 -> 2, results table
     landinglib evaluate   score a checkpoint on UDD6 (test split) next to a trivial baseline
-    landinglib predict    overlay PNG + landing-site JSON for an image or a folder of images
+    landinglib predict    overlay, full-size mask and landing-site JSON for an image or a folder (resumable)
     landinglib export     ONNX (checked) and static INT8 ONNX, with a JSON report
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from . import classes, synthetic
-from .runtime import fast_mode
 from .devices import DeviceUnavailable
+from .runtime import fast_mode
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -104,41 +104,20 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    """Write <stem>_overlay.png and <stem>_sites.json for every image."""
-    import cv2
+    """Overlay, full-size mask and landing-site JSON per image; a bad file is reported, not fatal."""
+    from .predict_folder import REPORT, list_images, predict_folder
 
-    from .data import IMAGE_SUFFIXES, read_image
-    from .inference import predict_tiled, scale_for
-    from .landing import sites_and_reason
-    from .viz import draw_landing_sites, overlay
-
-    source = Path(args.images)
-    if source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise FileNotFoundError(f"no images in {source}")
-    elif source.is_file():
-        files = [source]
-    else:
-        raise FileNotFoundError(f"{source}: no such image or folder")
+    list_images(args.images)  # a missing folder fails before the model is loaded
     model = _landing_model(args.checkpoint)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        start = time.perf_counter()
-        image = read_image(path)
-        probs = predict_tiled(model, image, scale=scale_for(image.shape, args.short_side), flip_tta=args.tta)
-        mask = probs.argmax(0)
-        sites, why = sites_and_reason(mask, gsd_m=args.gsd, drone_radius_m=args.drone_radius, probs=probs)
-        picture = draw_landing_sites(overlay(image, mask.astype("uint8"), classes.LANDING, 0.45), sites, args.gsd)
-        cv2.imwrite(str(out / f"{path.stem}_overlay.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-        report = {"image": str(path), "size": list(image.shape[:2]), "gsd_m": args.gsd,
-                  "drone_radius_m": args.drone_radius, "sites": [s.as_dict() for s in sites], "no_site_because": why,
-                  "class_share": {n: round(float((mask == i).mean()), 4) for i, n in enumerate(classes.LANDING.names)}}
-        (out / f"{path.stem}_sites.json").write_text(json.dumps(report, indent=2))
-        best = f"best site at {sites[0].center}, score {sites[0].score:.2f}" if sites else f"no landing site: {why}"
-        print(f"{path.name}: {best} ({time.perf_counter() - start:.2f} s)")
-    return 0
+    results = predict_folder(model, args.images, args.out, overwrite=args.overwrite, gsd_m=args.gsd,
+                             drone_radius_m=args.drone_radius, short_side=args.short_side, flip_tta=args.tta)
+    failed = [r for r in results if r.status == "failed"]
+    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
+    print(f"{counts['done']} predicted, {counts['skipped']} skipped (already complete), {counts['failed']} failed; "
+          f"report in {Path(args.out) / REPORT}")
+    for r in failed:
+        print(f"  FAILED {r.image}: {r.message}")
+    return 1 if failed else 0
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -209,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fast", action="store_true", default=fast_mode(), help="the tiny built-in data")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("predict", help="overlay PNG and landing-site JSON per image")
+    p = sub.add_parser("predict", help="overlay, full-size mask and landing-site JSON per image (folders resume)")
     p.add_argument("images", metavar="IMAGE_OR_FOLDER")
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="a stage-2 (landing) checkpoint")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -217,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drone-radius", type=float, default=0.5, help="drone radius in metres")
     p.add_argument("--short-side", type=int, default=256, help="the image is seen at this short side (training scale)")
     p.add_argument("--tta", action="store_true", help="average with horizontally flipped windows")
+    p.add_argument("--overwrite", action="store_true", help="redo images whose outputs are already complete")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("export", help="ONNX export (checked) and static INT8 quantization")

@@ -5,12 +5,22 @@ image is first scaled (``scale``, e.g. so its shorter side matches what the mode
 training), cut into overlapping ``tile`` x ``tile`` windows that are run in small batches, and the
 windows' softmax outputs are blended with weights that fall off towards tile borders. Memory is
 bounded by the tile batch and one (C, H, W) float32 accumulator, so a 4096x2160 frame fits.
+
+``predict_bounded(model, path)`` is for files of any size (orthomosaics, 100 MP photos): it decodes
+at a reduced size when it can, keeps probabilities at the network and working scales, and brings
+only a uint8 mask to full size, in strips.
 """
 from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from .data import IMAGENET_MEAN, IMAGENET_STD, window_starts
 
@@ -79,3 +89,123 @@ def predict_mask(model: torch.nn.Module, image: np.ndarray, **kwargs) -> np.ndar
 def scale_for(image_shape: tuple[int, ...], short_side: int = 256) -> float:
     """The resize factor that gives the image's shorter side ``short_side`` pixels (the eval scale)."""
     return short_side / min(image_shape[:2])
+
+
+# --- any image size in bounded memory -------------------------------------------------------
+MAX_IMAGE_PIXELS = 1 << 30
+"""The largest image (width x height) ``predict_bounded`` accepts: OpenCV's own decoder limit."""
+WORKING_SIDE = 4096
+"""Landing sites and the overlay are computed at most this many pixels on the long side."""
+
+
+@dataclass
+class BoundedPrediction:
+    """What ``predict_bounded`` returns. ``probs`` (C, h, w) are the network-scale probabilities,
+    ``working_probs`` and ``working_image`` the same scene at the working scale (long side at most
+    ``WORKING_SIDE``, never above full size); ``full_shape`` is the file's (H, W). ``full_mask()``
+    brings the class mask to full size, in strips."""
+
+    full_shape: tuple[int, int]
+    probs: np.ndarray
+    working_probs: np.ndarray
+    working_image: np.ndarray
+
+    @property
+    def working_scale(self) -> float:
+        """Working pixels per full-resolution pixel (1.0 for images up to ``WORKING_SIDE``)."""
+        return self.working_image.shape[1] / self.full_shape[1]
+
+    def to_full(self, xy) -> tuple[int, int]:
+        """A working-scale pixel (x, y) as full-resolution pixel coordinates (pixel centres aligned)."""
+        s = self.working_scale
+        return tuple(int(round((v + 0.5) / s - 0.5)) for v in xy)
+
+    def full_mask(self, strip_rows: int = 512) -> np.ndarray:
+        """(H, W) uint8 class mask at full resolution: the network-scale probabilities upsampled
+        bilinearly (as ``predict_tiled`` does) ``strip_rows`` rows at a time, so memory stays at one
+        uint8 mask plus one float strip."""
+        height, width = self.full_shape
+        c, h, w = self.probs.shape
+        planes = np.ascontiguousarray(self.probs.transpose(1, 2, 0))  # (h, w, C) for cv2.remap
+        map_x = np.broadcast_to(((np.arange(width, dtype=np.float32) + 0.5) * (w / width) - 0.5), (strip_rows, width))
+        mask = np.empty((height, width), np.uint8)
+        for y0 in range(0, height, strip_rows):
+            y1 = min(height, y0 + strip_rows)
+            map_y = np.broadcast_to((((np.arange(y0, y1, dtype=np.float32) + 0.5) * (h / height) - 0.5))[:, None],
+                                    (y1 - y0, width))
+            mx = np.ascontiguousarray(map_x[: y1 - y0])
+            strip = np.stack([cv2.remap(planes[..., k], mx, np.ascontiguousarray(map_y), cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_REPLICATE) for k in range(c)])
+            mask[y0:y1] = strip.argmax(0)
+        return mask
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(H, W) of an image file from its header, without decoding the pixels."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image not found: {path}")
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # only the header is read here; the size check is ours
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+    except Exception as err:  # noqa: BLE001 - Pillow raises many kinds for a bad file
+        raise ValueError(f"cannot read image {path}: the file is corrupt or not an image ({err})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    return height, width
+
+
+def read_reduced(path: str | os.PathLike, need_short_side: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """(RGB uint8 image, full (H, W)): the file decoded at 1/1, 1/2, 1/4 or 1/8 of its size, the
+    smallest that keeps at least ``need_short_side`` pixels on the short side. JPEG decoders do
+    this while decoding (a 96 MP photo never exists at full size in memory); other formats are
+    decoded and reduced. Images above ``MAX_IMAGE_PIXELS`` fail with a clear message."""
+    from .data import read_image
+
+    height, width = image_size(path)
+    if height * width > MAX_IMAGE_PIXELS:
+        raise ValueError(f"{path} is {width} x {height} = {height * width / 1e6:.0f} MP, more than the "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP an image decoder here can hold: split it into tiles first")
+    factor = 1
+    while factor < 8 and min(height, width) // (factor * 2) >= need_short_side:
+        factor *= 2
+    if factor == 1:
+        return read_image(path), (height, width)
+    flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
+    data = cv2.imread(str(path), flag)
+    if data is None:
+        raise ValueError(f"cannot read image {path}: the file is corrupt or not an image")
+    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB), (height, width)
+
+
+def _resized(image: np.ndarray, width: int, height: int, scale: float) -> np.ndarray:
+    """``image`` (a possibly reduced decoding of a ``width`` x ``height`` file) at ``scale`` of the file."""
+    size = (max(4, round(width * scale)), max(4, round(height * scale)))
+    if size == (image.shape[1], image.shape[0]):
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if size[0] < image.shape[1] else cv2.INTER_LINEAR)
+
+
+def predict_bounded(model: torch.nn.Module, path: str | os.PathLike, *, short_side: int = 256, scale: float | None = None,
+                    flip_tta: bool = False, working_side: int = WORKING_SIDE) -> BoundedPrediction:
+    """Predict an image file of any size in bounded memory (what ``landinglib predict`` uses).
+
+    The network sees the image at ``scale`` (default: ``short_side`` pixels on the short side,
+    as in ``predict_tiled``); probabilities stay at that scale and at the working scale (long side
+    at most ``working_side``); only ``full_mask()`` is full size, and only as uint8. Unlike
+    ``predict_tiled`` nothing full-size is float, so a 20,000 x 20,000 px JPEG needs well under 2 GB.
+    """
+    height, width = image_size(path)
+    scale = scale_for((height, width), short_side) if scale is None else scale
+    working = min(1.0, working_side / max(height, width))
+    need = max(min(height, width) * max(scale, working), 1)
+    image, _ = read_reduced(path, int(math.ceil(need)))
+    probs = predict_tiled(model, _resized(image, width, height, scale), flip_tta=flip_tta)
+    working_image = _resized(image, width, height, working)
+    del image
+    wh, ww = working_image.shape[:2]
+    working_probs = probs if probs.shape[1:] == (wh, ww) else np.stack(
+        [cv2.resize(p, (ww, wh), interpolation=cv2.INTER_LINEAR) for p in probs])
+    return BoundedPrediction((height, width), probs, working_probs, working_image)

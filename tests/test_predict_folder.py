@@ -1,0 +1,163 @@
+"""`landinglib predict` on real flights: bad files, resuming, atomic outputs, any image size."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from landinglib import inference, predict_folder
+from landinglib.__main__ import main
+from landinglib.model import build_model, save_checkpoint
+
+
+class SafeAbove(nn.Module):
+    """Safe where the image is bright, Danger where it is dark: sites are known in advance."""
+
+    num_classes = 4
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(8.0))
+
+    def forward(self, x):
+        bright = x.mean(1, keepdim=True) * self.scale
+        zero = torch.zeros_like(bright)
+        return torch.cat([zero, bright, zero, -bright], 1)
+
+
+def _photo(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    image = np.full((h, w, 3), 40, np.uint8)
+    image[:, : w // 2] = 220  # bright (Safe) left half
+    return np.clip(image.astype(int) + rng.integers(-10, 11, image.shape), 0, 255).astype(np.uint8)
+
+
+def _flight(folder, n=4, bad_at=None):
+    folder.mkdir()
+    for i in range(n):
+        path = folder / f"frame{i:02d}.jpg"
+        if i == bad_at:
+            good = cv2.imencode(".jpg", _photo(48, 64, i))[1].tobytes()
+            path.write_bytes(good[: len(good) // 3])  # truncated, as a card pulled too early leaves it
+        else:
+            cv2.imwrite(str(path), _photo(48, 64, i))
+    return folder
+
+
+def _checkpoint(tmp_path):
+    return str(save_checkpoint(tmp_path / "landing.pt", build_model("ultra-fast", 4)))
+
+
+def test_a_bad_file_in_the_middle_is_reported_and_every_other_image_predicted(tmp_path, capsys):
+    flight = _flight(tmp_path / "flight", 4, bad_at=1)
+    out = tmp_path / "out"
+    assert main(["predict", str(flight), "--checkpoint", _checkpoint(tmp_path), "--out", str(out), "--short-side", "32"]) == 1
+    for i in (0, 2, 3):
+        for suffix in predict_folder.OUTPUT_SUFFIXES:
+            assert (out / f"frame{i:02d}{suffix}").is_file()
+    assert not list(out.glob("frame01*")) and not list(out.glob(".*tmp"))
+    report = json.loads((out / "predict_report.json").read_text())
+    assert report["counts"] == {"done": 3, "skipped": 0, "failed": 1}
+    failed = [r for r in report["images"] if r["status"] == "failed"]
+    assert failed[0]["image"].endswith("frame01.jpg") and "corrupt" in failed[0]["message"]
+    printed = capsys.readouterr().out
+    assert "FAILED" in printed and "frame01.jpg" in printed and "3 predicted" in printed
+
+
+def test_a_rerun_skips_complete_images_and_redoes_a_half_written_one(tmp_path):
+    flight, out = _flight(tmp_path / "flight", 3), tmp_path / "out"
+    model = build_model("ultra-fast", 4)
+    options = dict(gsd_m=0.1, drone_radius_m=0.5, short_side=32, say=lambda line: None)
+    assert [r.status for r in predict_folder.predict_folder(model, flight, out, **options)] == ["done"] * 3
+    stamp = (out / "frame00_overlay.png").stat().st_mtime_ns
+    (out / "frame02_sites.json").unlink()  # killed after the pictures, before the JSON
+    again = predict_folder.predict_folder(model, flight, out, **options)
+    assert [r.status for r in again] == ["skipped", "skipped", "done"]
+    assert (out / "frame00_overlay.png").stat().st_mtime_ns == stamp and (out / "frame02_sites.json").is_file()
+    redo = predict_folder.predict_folder(model, flight, out, overwrite=True, **options)
+    assert [r.status for r in redo] == ["done"] * 3 and (out / "frame00_overlay.png").stat().st_mtime_ns != stamp
+
+
+def test_outputs_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    target = tmp_path / "x.json"
+    target.write_bytes(b"old")
+
+    def killed(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(predict_folder.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        predict_folder.write_atomic(target, b"new")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_bounded_prediction_agrees_with_predict_tiled_on_an_ordinary_frame(tmp_path):
+    image = np.random.default_rng(0).integers(0, 256, (150, 230, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "f.png"), image[..., ::-1])
+    torch.manual_seed(0)
+    model = build_model("ultra-fast", 4).eval()
+    tiled = inference.predict_tiled(model, image, scale=inference.scale_for(image.shape, 64)).argmax(0)
+    bounded = inference.predict_bounded(model, tmp_path / "f.png", short_side=64)
+    assert bounded.working_scale == 1.0 and bounded.working_image.shape == image.shape
+    assert np.mean(bounded.full_mask(strip_rows=7) == tiled) > 0.995  # strips of 7 rows: seams would show
+
+
+def test_a_large_photo_is_decoded_reduced_and_its_sites_are_in_full_resolution_pixels(tmp_path):
+    path = tmp_path / "big.jpg"
+    cv2.imwrite(str(path), _photo(1600, 2400))
+    image, full = inference.read_reduced(path, need_short_side=300)
+    assert full == (1600, 2400) and image.shape == (400, 600, 3)  # 1/4: the JPEG decoder did the work
+    out = tmp_path / "out"
+    out.mkdir()
+    predict_folder.predict_file(SafeAbove(), path, out, "big", gsd_m=0.05, drone_radius_m=1.0, short_side=128,
+                                working_side=600)
+    report = json.loads((out / "big_sites.json").read_text())
+    assert report["size"] == [1600, 2400] and report["overlay_scale"] == 0.25 and report["sites"]
+    for site in report["sites"]:
+        x, y = site["center"]
+        assert 0 <= x < 1200 and 0 <= y < 1600  # on the bright half, in full-resolution pixels
+        assert site["radius_px"] >= 1.5 / 0.05 * 0.9  # footprint (1 m + 0.5 m margin) at the file's GSD
+    with Image.open(out / "big_mask.png") as mask:
+        assert mask.size == (2400, 1600) and mask.mode == "P"
+        values = np.array(mask)
+    assert values[:, :1100].max() == 1 and values[:, 1300:].min() == 3  # Safe left, Danger right, full size
+    assert cv2.imread(str(out / "big_overlay.png")).shape == (400, 600, 3)
+
+
+def test_an_image_too_large_for_the_decoder_fails_with_a_clear_message(tmp_path, monkeypatch):
+    cv2.imwrite(str(tmp_path / "a.png"), _photo(40, 50))
+    monkeypatch.setattr(inference, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ValueError, match="split it into tiles"):
+        inference.predict_bounded(SafeAbove(), tmp_path / "a.png")
+    (tmp_path / "b.jpg").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="corrupt or not an image"):
+        inference.image_size(tmp_path / "b.jpg")
+
+
+def test_memory_stays_bounded_on_a_large_photo(tmp_path):
+    """24 MP: full-size float probabilities alone would be 4 x 384 MB; the bounded path stays small."""
+    path = tmp_path / "big.jpg"
+    cv2.imwrite(str(path), _photo(4000, 6000), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    script = textwrap.dedent(f"""
+        import resource, sys, torch
+        from landinglib import predict_folder
+        from landinglib.model import build_model
+        from pathlib import Path
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        out = Path({str(tmp_path / 'out')!r}); out.mkdir()
+        predict_folder.predict_file(build_model("ultra-fast", 4), Path({str(path)!r}), out, "big", gsd_m=0.03,
+                                    drone_radius_m=0.5)
+        print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    before_kb, peak_kb = map(int, done.stdout.split())
+    assert (peak_kb - before_kb) / 1024 < 600, f"prediction added {(peak_kb - before_kb) / 1024:.0f} MB"
