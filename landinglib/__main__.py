@@ -107,10 +107,16 @@ def _predict(args: argparse.Namespace) -> int:
     """Overlay, full-size mask and landing-site JSON per image; a bad file is reported, not fatal."""
     from .predict_folder import REPORT, list_images, predict_folder
 
+    from .model import load_checkpoint
+
     list_images(args.images)  # a missing folder fails before the model is loaded
     model = _landing_model(args.checkpoint)
+    train_gsd = (load_checkpoint(args.checkpoint).get("config") or {}).get("gsd_m")
+    if args.gsd and not train_gsd:
+        print(f"{args.checkpoint} does not record its training GSD: the short side is scaled to {args.short_side} px")
     results = predict_folder(model, args.images, args.out, overwrite=args.overwrite, gsd_m=args.gsd,
-                             drone_radius_m=args.drone_radius, short_side=args.short_side, flip_tta=args.tta)
+                             train_gsd_m=train_gsd, drone_radius_m=args.drone_radius, short_side=args.short_side,
+                             flip_tta=args.tta)
     failed = [r for r in results if r.status == "failed"]
     counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
     print(f"{counts['done']} predicted, {counts['skipped']} skipped (already complete), {counts['failed']} failed; "
@@ -192,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("images", metavar="IMAGE_OR_FOLDER")
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="a stage-2 (landing) checkpoint")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--gsd", type=float, default=0.17, help="ground sampling distance of the image, m/px")
+    p.add_argument("--gsd", type=float, default=None,
+                   help="ground sampling distance of the images, m/px: scales them to the checkpoint's training GSD "
+                        "and sizes the landing footprint (default: short side to --short-side, footprint at 0.17 m/px)")
     p.add_argument("--drone-radius", type=float, default=0.5, help="drone radius in metres")
     p.add_argument("--short-side", type=int, default=256, help="the image is seen at this short side (training scale)")
     p.add_argument("--tta", action="store_true", help="average with horizontally flipped windows")

@@ -91,6 +91,14 @@ def scale_for(image_shape: tuple[int, ...], short_side: int = 256) -> float:
     return short_side / min(image_shape[:2])
 
 
+def scale_for_gsd(gsd_m: float, train_gsd_m: float, limits: tuple[float, float] = (1 / 64, 4.0)) -> float:
+    """The resize factor that shows an image of ``gsd_m`` (m/px) at the GSD the network was trained
+    at: a 3 cm/px orthomosaic and a model trained at 22 cm/px give 0.136 (clipped to ``limits``)."""
+    if gsd_m <= 0 or train_gsd_m <= 0:
+        raise ValueError(f"ground sampling distances must be positive, got {gsd_m} and {train_gsd_m}")
+    return float(min(max(gsd_m / train_gsd_m, limits[0]), limits[1]))
+
+
 # --- any image size in bounded memory -------------------------------------------------------
 MAX_IMAGE_PIXELS = 1 << 30
 """The largest image (width x height) ``predict_bounded`` accepts: OpenCV's own decoder limit."""

@@ -8,15 +8,16 @@ checkpoint (chosen on validation); the held-out test split is only used to repor
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import classes, data, distributed
-from .model import build_model, load_checkpoint, load_weights, save_checkpoint
-from .runtime import data_dir, fast_mode, set_seed
+from . import classes, data, distributed, synthetic
 from .devices import resolve_device
 from .evaluation import evaluate
+from .model import build_model, load_checkpoint, load_weights, save_checkpoint
+from .runtime import data_dir, fast_mode, set_seed
 from .train import TrainConfig, fit
 
 
@@ -150,6 +151,22 @@ def stage2_start(cfg: PipelineConfig, stage1_checkpoint: str):
     return model, report
 
 
+def training_gsd(stage: int, cfg: PipelineConfig) -> float | None:
+    """Ground sampling distance (m/px) of a stage's training images as the network sees them, for
+    the built-in data (None for a user's dataset, whose GSD the course cannot know): DroneDeploy-style
+    chips are 10 cm/px orthomosaic cut to ``chip_size`` and resized to ``size``; UDD6-style frames
+    span 5-22 cm/px (log-uniform, the median is taken) at 540 px short side, resized to ``size``."""
+    if stage == 1:
+        if cfg.dronedeploy:
+            return None
+        lo, hi = synthetic.DRONEDEPLOY_STYLE.gsd_m
+        return math.sqrt(lo * hi) * cfg.chip_size / cfg.size
+    if cfg.udd6:
+        return None
+    lo, hi = synthetic.UDD6_STYLE.gsd_m
+    return math.sqrt(lo * hi) * min(synthetic.UDD6_STYLE.frame) / cfg.size
+
+
 def stage_config(stage: int, cfg: PipelineConfig, class_weights=None, out_dir: str | None = None) -> TrainConfig:
     """The ``TrainConfig`` of stage 1 or 2: its epochs and learning rate, the given class weights,
     checkpoints in ``{cfg.out}/stage{N}`` (or ``out_dir``) — what ``train_stage`` and the notebooks use."""
@@ -159,7 +176,7 @@ def stage_config(stage: int, cfg: PipelineConfig, class_weights=None, out_dir: s
     return TrainConfig(epochs=cfg.epochs1 if stage == 1 else cfg.epochs2, lr=cfg.lr1 if stage == 1 else cfg.lr2,
                        class_weights=weights, device=cfg.device, seed=cfg.seed,
                        out_dir=out_dir or str(Path(cfg.out) / f"stage{stage}"), max_steps=cfg.max_steps,
-                       progress=cfg.progress)
+                       progress=cfg.progress, gsd_m=training_gsd(stage, cfg))
 
 
 def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False) -> StageResult:

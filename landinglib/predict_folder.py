@@ -24,11 +24,13 @@ from PIL import Image
 
 from . import classes
 from .data import IMAGE_SUFFIXES
-from .inference import WORKING_SIDE, predict_bounded
+from .inference import WORKING_SIDE, predict_bounded, scale_for_gsd
 from .landing import sites_and_reason
 from .runtime import fast_mode
 from .viz import draw_landing_sites, overlay
 
+DEFAULT_GSD_M = 0.17
+"""The ground sampling distance assumed for the landing footprint when the user gives none."""
 OUTPUT_SUFFIXES = ("_overlay.png", "_mask.png", "_sites.json")  # the JSON last: it marks a finished image
 REPORT = "predict_report.json"
 
@@ -78,13 +80,20 @@ def _palette_png(mask: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def predict_file(model, path: Path, out: Path, stem: str, *, gsd_m: float, drone_radius_m: float,
-                 short_side: int = 256, flip_tta: bool = False, working_side: int = WORKING_SIDE) -> str:
+def predict_file(model, path: Path, out: Path, stem: str, *, gsd_m: float | None = None, drone_radius_m: float = 0.5,
+                 short_side: int = 256, train_gsd_m: float | None = None, flip_tta: bool = False,
+                 working_side: int = WORKING_SIDE) -> str:
     """Predict one image file and write its three outputs; returns a one-line summary.
 
-    Landing sites are searched at the working scale with the same physical footprint (the GSD is
-    scaled with the image) and reported in full-resolution pixels."""
-    pred = predict_bounded(model, path, short_side=short_side, flip_tta=flip_tta, working_side=working_side)
+    The network scale: with the image's ``gsd_m`` and the checkpoint's ``train_gsd_m`` known, the
+    image is resized to the GSD the network was trained at (``inference.scale_for_gsd``); otherwise
+    its short side becomes ``short_side``. The landing footprint uses ``gsd_m`` (``DEFAULT_GSD_M``
+    when unknown, said in the JSON). Sites are searched at the working scale with the same physical
+    footprint and reported in full-resolution pixels."""
+    scale = scale_for_gsd(gsd_m, train_gsd_m) if gsd_m and train_gsd_m else None
+    assumed = gsd_m is None
+    gsd_m = DEFAULT_GSD_M if assumed else gsd_m
+    pred = predict_bounded(model, path, short_side=short_side, scale=scale, flip_tta=flip_tta, working_side=working_side)
     s = pred.working_scale
     work_mask = pred.working_probs.argmax(0).astype(np.uint8)
     sites, why = sites_and_reason(work_mask, gsd_m=gsd_m / s, drone_radius_m=drone_radius_m, probs=pred.working_probs)
@@ -96,7 +105,8 @@ def predict_file(model, path: Path, out: Path, stem: str, *, gsd_m: float, drone
     share = np.bincount(mask.ravel(), minlength=len(classes.LANDING)) / mask.size
     write_atomic(out / f"{stem}_overlay.png", cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))[1].tobytes())
     write_atomic(out / f"{stem}_mask.png", _palette_png(mask))
-    report = {"image": str(path), "size": list(pred.full_shape), "gsd_m": gsd_m, "drone_radius_m": drone_radius_m,
+    report = {"image": str(path), "size": list(pred.full_shape), "gsd_m": gsd_m, "gsd_assumed": assumed,
+              "network_scale": round(pred.probs.shape[2] / pred.full_shape[1], 6), "drone_radius_m": drone_radius_m,
               "overlay_scale": round(s, 6), "sites": [site.as_dict() for site in full_sites], "no_site_because": why,
               "class_share": {n: round(float(share[i]), 4) for i, n in enumerate(classes.LANDING.names)}}
     write_atomic(out / f"{stem}_sites.json", json.dumps(report, indent=2).encode())

@@ -50,6 +50,7 @@ class TrainConfig:
     max_steps: int | None = None  # stop each epoch after this many steps (quick runs)
     progress: bool = True
     aux_weight: float = 0.4  # weight of auxiliary-head losses (models that return several logits)
+    gsd_m: float | None = None  # m/px of the training images as the network saw them (predict --gsd uses it)
 
 
 def warmup_cosine(optimizer, total_steps: int, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:

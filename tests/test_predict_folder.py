@@ -161,3 +161,29 @@ def test_memory_stays_bounded_on_a_large_photo(tmp_path):
     assert done.returncode == 0, done.stderr
     before_kb, peak_kb = map(int, done.stdout.split())
     assert (peak_kb - before_kb) / 1024 < 600, f"prediction added {(peak_kb - before_kb) / 1024:.0f} MB"
+
+
+def test_a_known_gsd_shows_the_image_at_the_training_gsd(tmp_path):
+    assert inference.scale_for_gsd(0.03, 0.24) == pytest.approx(0.125)
+    assert inference.scale_for_gsd(0.001, 0.24) == 1 / 64 and inference.scale_for_gsd(5.0, 0.1) == 4.0  # clipped
+    with pytest.raises(ValueError, match="positive"):
+        inference.scale_for_gsd(0.0, 0.2)
+    path = tmp_path / "ortho.png"
+    cv2.imwrite(str(path), _photo(400, 640))
+    out = tmp_path / "out"
+    out.mkdir()
+    predict_folder.predict_file(SafeAbove(), path, out, "a", gsd_m=0.05, train_gsd_m=0.2, drone_radius_m=0.5)
+    predict_folder.predict_file(SafeAbove(), path, out, "b", drone_radius_m=0.5)  # GSD unknown: the short-side rule
+    a, b = (json.loads((out / f"{s}_sites.json").read_text()) for s in "ab")
+    assert a["network_scale"] == 0.25 and a["gsd_m"] == 0.05 and a["gsd_assumed"] is False
+    assert b["network_scale"] == pytest.approx(256 / 400, abs=2e-3) and b["gsd_m"] == predict_folder.DEFAULT_GSD_M and b["gsd_assumed"] is True
+
+
+def test_built_in_checkpoints_record_the_gsd_the_network_was_trained_at():
+    from landinglib import pipeline
+
+    cfg = pipeline.PipelineConfig()
+    assert pipeline.training_gsd(1, cfg) == pytest.approx(0.1 * 512 / 256)  # 10 cm/px chips of 512 px at 256
+    assert pipeline.training_gsd(2, cfg) == pytest.approx((0.05 * 0.22) ** 0.5 * 540 / 256)
+    assert pipeline.stage_config(2, cfg).gsd_m == pipeline.training_gsd(2, cfg)
+    assert pipeline.training_gsd(2, pipeline.PipelineConfig(udd6="/my/udd6")) is None  # a user's data: unknown
