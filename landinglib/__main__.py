@@ -50,11 +50,16 @@ def _train(args: argparse.Namespace) -> int:
     """Stages 0 -> 1 -> 2 with the given paths and settings; prints the results table."""
     from .pipeline import PipelineConfig, run
 
-    for flag, path in (("--dronedeploy", args.dronedeploy), ("--udd6", args.udd6), ("--init", args.init)):
+    paths = (("--dronedeploy", args.dronedeploy), ("--udd6", args.udd6), ("--init", args.init),
+             ("--stage1-data", args.stage1_data), ("--stage1-classes", args.stage1_classes),
+             ("--stage2-data", args.stage2_data), ("--classes", args.classes))
+    for flag, path in paths:
         if path is not None and not Path(path).exists():
             raise FileNotFoundError(f"{flag} {path}: no such file or folder")
     settings = dict(dronedeploy=args.dronedeploy, udd6=args.udd6, out=args.out, init=args.init, device=args.device,
-                    workers=args.workers, seed=args.seed, arch=args.arch, augment=args.augment)
+                    workers=args.workers, seed=args.seed, arch=args.arch, augment=args.augment,
+                    stage1_data=args.stage1_data, stage1_classes=args.stage1_classes, stage2_data=args.stage2_data,
+                    classes=args.classes)
     for name in ("epochs1", "epochs2", "batch_size", "size", "crop"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
@@ -164,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train", help="run stages 0 -> 1 -> 2 and print a results table")
     p.add_argument("--dronedeploy", metavar="PATH", help="DroneDeploy folder (default: built-in data)")
     p.add_argument("--udd6", metavar="PATH", help="UDD6 folder (default: built-in data)")
+    p.add_argument("--stage2-data", metavar="PATH", help="your own stage-2 data instead of UDD6: a folder with "
+                                                         "images/ + labels/ (or the Semantic Drone Dataset's folders)")
+    p.add_argument("--classes", metavar="FILE", help="the class file of --stage2-data (CSV or JSON: name, r, g, b, "
+                                                     "landing; e.g. landinglib/semantic_drone.csv)")
+    p.add_argument("--stage1-data", metavar="PATH", help="your own stage-1 data instead of DroneDeploy")
+    p.add_argument("--stage1-classes", metavar="FILE", help="the class file of --stage1-data (its own classes)")
     p.add_argument("--out", default="runs/default", metavar="DIR", help="where checkpoints and results go")
     p.add_argument("--epochs1", type=int, help="stage 1 epochs (default 12 for fast, 6 for the others)")
     p.add_argument("--epochs2", type=int, help="stage 2 epochs (default 24 for fast, 8 for the others)")

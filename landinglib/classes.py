@@ -156,3 +156,83 @@ def index_to_colors(mask: np.ndarray, taxonomy: Taxonomy) -> np.ndarray:
 def remap(mask: np.ndarray, lut: np.ndarray) -> np.ndarray:
     """Map a mask through a (256,) lookup table (e.g. ``UDD6_TO_LANDING``); keeps uint8."""
     return lut[mask.astype(np.uint8)]
+
+
+# --- your own classes ------------------------------------------------------------------
+LANDING_CHOICES = {**{n.lower(): i for i, n in enumerate(LANDING.names)}, "ignore": IGNORE_INDEX}
+"""Landing values a class file may give: Background, Safe, Caution, Danger, or ignore (not learnt)."""
+
+
+@dataclass(frozen=True)
+class ClassFile:
+    """The classes of your own dataset, read by ``read_class_file``: the ``taxonomy`` (names and
+    RGB colours, index = class value in index labels) and ``to_landing`` (a (256,) lookup table
+    to landing classes, 255 = ignore), which is None when the file gives no landing column."""
+
+    taxonomy: Taxonomy
+    to_landing: np.ndarray | None
+    path: str
+
+
+def read_class_file(path) -> ClassFile:
+    """Read a class file: CSV with a header (``name``, ``r``, ``g``, ``b`` and optionally
+    ``landing`` and ``index``; ``class`` is accepted for ``name``) or JSON (a list of objects with
+    ``name``, ``color`` [r, g, b] and optionally ``landing`` and ``index``, or ``{"classes": [...]}``).
+    Rows are classes in index order unless an ``index`` is given; ``landing`` is one of Background,
+    Safe, Caution, Danger or ignore (any case). Mistakes are reported with the file and the row."""
+    import csv
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"class file not found: {path}")
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".json":
+        data = json.loads(text)
+        rows = data["classes"] if isinstance(data, dict) else data
+        rows = [{**r, **({"r": r["color"][0], "g": r["color"][1], "b": r["color"][2]} if "color" in r else {})}
+                for r in rows]
+    else:
+        reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
+        rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
+    names, colors, landing, indices = [], [], [], []
+    for number, row in enumerate(rows, 1):
+        where = f"{path}, class {number}"
+        name = row.get("name", row.get("class"))
+        if not name:
+            raise ValueError(f"{where}: no name (columns: name, r, g, b[, landing][, index])")
+        try:
+            color = tuple(int(row[k]) for k in ("r", "g", "b"))
+        except (KeyError, ValueError, TypeError):
+            raise ValueError(f"{where} ({name}): r, g, b must be integers 0-255") from None
+        if not all(0 <= c <= 255 for c in color):
+            raise ValueError(f"{where} ({name}): colour {color} is outside 0-255")
+        value = str(row.get("landing", "") or "").strip().lower()
+        if value and value not in LANDING_CHOICES:
+            raise ValueError(f"{where} ({name}): landing {row.get('landing')!r} is not one of "
+                             f"{', '.join(LANDING.names)} or ignore")
+        names.append(str(name))
+        colors.append(color)
+        landing.append(LANDING_CHOICES[value] if value else None)
+        indices.append(int(row["index"]) if str(row.get("index", "")).strip() else number - 1)
+    if not names:
+        raise ValueError(f"{path} lists no classes")
+    if sorted(indices) != list(range(len(names))):
+        raise ValueError(f"{path}: class indices must be 0..{len(names) - 1}, each once; got {sorted(indices)}")
+    if len(names) > 255:
+        raise ValueError(f"{path}: at most 255 classes (255 means ignore), got {len(names)}")
+    order = np.argsort(indices)
+    colors = [colors[i] for i in order]
+    duplicates = {c for c in colors if colors.count(c) > 1}
+    if duplicates:
+        raise ValueError(f"{path}: colour {sorted(duplicates)[0]} is given to more than one class")
+    lut = None
+    if any(v is not None for v in landing):
+        missing = [names[i] for i in order if landing[i] is None]
+        if missing:
+            raise ValueError(f"{path}: no landing class for {', '.join(missing)} (every class needs one, or none)")
+        lut = np.full(256, IGNORE_INDEX, np.uint8)
+        lut[: len(names)] = [landing[i] for i in order]
+    taxonomy = Taxonomy(path.stem, tuple(names[i] for i in order), tuple(colors))
+    return ClassFile(taxonomy, lut, str(path))

@@ -31,7 +31,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from . import classes, synthetic
-from .classes import IGNORE_INDEX, Taxonomy
+from .classes import IGNORE_INDEX, LANDING, ClassFile, Taxonomy, read_class_file
 from .runtime import default_workers
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -401,9 +401,11 @@ def _cached_scene(root: Path, name: str, cache_dir: Path) -> tuple[np.ndarray, n
     return _cached_pair(root / "images" / f"{name}-ortho.tif", label_path, mask, cache_dir / name)
 
 
-def _cached_pair(image_path: Path, label_path: Path, decode_mask, stem: Path) -> tuple[np.ndarray, np.ndarray]:
+def _cached_pair(image_path: Path, label_path: Path, decode_mask, stem: Path,
+                 max_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Memory-mapped (image, mask) decoded once into ``<stem>.image.npy`` / ``<stem>.mask.npy``;
-    decoded again when either source file changes (size or time), written atomically."""
+    decoded again when either source file changes (size or time), written atomically. With
+    ``max_side``, a larger pair is reduced first (image by area, mask by nearest neighbour)."""
     source = {str(p.name): [p.stat().st_size, p.stat().st_mtime_ns] for p in (image_path, label_path)}
     meta_path = stem.with_name(stem.name + ".json")
     files = stem.with_name(stem.name + ".image.npy"), stem.with_name(stem.name + ".mask.npy")
@@ -412,6 +414,11 @@ def _cached_pair(image_path: Path, label_path: Path, decode_mask, stem: Path) ->
         image = read_image(image_path)
         mask = decode_mask()
         _check_same_size(image, mask, image_path, label_path)
+        if max_side and max(image.shape[:2]) > max_side:
+            f = max_side / max(image.shape[:2])
+            size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
         for array, target in ((image, files[0]), (mask, files[1])):
             tmp = target.with_name(target.name + f".{os.getpid()}.tmp.npy")  # workers may race: each its own file
             np.save(tmp, array)
@@ -420,6 +427,119 @@ def _cached_pair(image_path: Path, label_path: Path, decode_mask, stem: Path) ->
         tmp.write_text(json.dumps(source))
         os.replace(tmp, meta_path)
     return np.load(files[0], mmap_mode="r"), np.load(files[1], mmap_mode="r")
+
+
+# --- your own data ---------------------------------------------------------------------
+FOLDER_LAYOUTS = (("images", "labels"), ("original_images", "label_images_semantic"), ("src", "gt"))
+"""(images, labels) sub-folder names that ``find_folders`` recognises in a dataset root: a plain
+layout, the TU Graz Semantic Drone Dataset's, and UDD6's split folders."""
+SEMANTIC_DRONE_CLASSES = Path(__file__).resolve().parent / "semantic_drone.csv"
+"""The class file of the TU Graz Semantic Drone Dataset (24 classes, its colours, a landing class
+each): ``landinglib train --stage2-data semantic_drone_dataset --classes`` this file."""
+
+
+def find_folders(root) -> tuple[Path, Path]:
+    """(images, labels) folders of a dataset ``root`` (see ``FOLDER_LAYOUTS``)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder not found: {root}")
+    for images, labels in FOLDER_LAYOUTS:
+        if (root / images).is_dir() and (root / labels).is_dir():
+            return root / images, root / labels
+    names = ", ".join(f"{i}/ + {l}/" for i, l in FOLDER_LAYOUTS)
+    raise FileNotFoundError(f"{root} has no image and label folders (looked for {names})")
+
+
+def _read_split_file(path: Path, stems: set[str]) -> dict[str, str]:
+    """stem -> split from a text/CSV file of lines ``name split`` (train, val or test; a header and
+    names of absent files are skipped; names may carry a suffix)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"split file not found: {path}")
+    out = {}
+    for line in path.read_text().splitlines():
+        tokens = [t for t in re.split(r"[,;\s]+", line.strip()) if t]
+        split = next((t.lower() for t in tokens if t.lower() in ("train", "val", "valid", "test")), None)
+        name = next((Path(t).stem for t in tokens if Path(t).stem in stems), None)
+        if split and name:
+            out[name] = "val" if split == "valid" else split
+    if not out:
+        raise ValueError(f"{path} names none of the images (expected lines 'name split', split = train, val or test)")
+    return out
+
+
+class FolderDataset(_SegmentationDataset):
+    """Your own data: a folder of images and a folder of label masks, paired by file stem.
+
+    ``classes``: a class file (see ``classes.read_class_file``) or a ``classes.ClassFile``. Labels
+    are index PNGs (pixel = class index, 255 = ignore) or colour PNGs decoded through the file's
+    colours; unknown values become 255 with a warning. ``target``: "own" (the file's classes) or
+    "landing" (through its landing column). Splits: from ``split_file`` (lines ``name split``) when
+    given, else a stable 70/15/15 split hashed from each file's stem with ``split_seed``. Images
+    larger than ``max_side`` on the long side are reduced when first decoded (labels by nearest
+    neighbour), and cached as ``.npy`` in ``cache_dir`` (default: a ``.cache`` folder beside
+    ``images``). Missing partners and size mismatches are errors naming the files.
+    """
+
+    def __init__(self, images, labels, classes, split: str = "train", transform=None, *, target: str = "own",
+                 split_file=None, split_seed: int = 0, limit: int | None = None, repeat: int = 1,
+                 max_side: int | None = 1024, cache_dir=None):
+        _check_split(split)
+        if target not in ("own", "landing"):
+            raise ValueError(f"target must be 'own' or 'landing', got {target!r}")
+        self.class_file = classes if isinstance(classes, ClassFile) else read_class_file(classes)
+        if target == "landing" and self.class_file.to_landing is None:
+            raise ValueError(f"{self.class_file.path} has no landing column: add one (Background, Safe, Caution, "
+                             "Danger or ignore per class) to train landing classes on this data")
+        self.images_dir, self.labels_dir = Path(images), Path(labels)
+        for folder, what in ((self.images_dir, "image"), (self.labels_dir, "label")):
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{what} folder not found: {folder}")
+        self.split, self.target, self.transform, self.max_side = split, target, transform, max_side
+        self.classes = LANDING if target == "landing" else self.class_file.taxonomy
+        pairs = _pair_by_stem(self.images_dir, self.labels_dir)
+        chosen = (_read_split_file(Path(split_file), set(pairs)) if split_file else
+                  {stem: _hashed_split(stem, split_seed) for stem in pairs})
+        self.pairs = _select([pairs[s] for s in sorted(pairs) if chosen.get(s) == split], limit)
+        self.repeat = repeat
+        self.cache_dir = _writable(Path(cache_dir) if cache_dir else self.images_dir.parent / ".cache")
+
+    def __len__(self) -> int:
+        return len(self.pairs) * self.repeat
+
+    def _load(self, index: int):
+        image_path, label_path = self.pairs[index % len(self.pairs)]
+        taxonomy = self.class_file.taxonomy
+
+        def decode():
+            return decode_label(label_path, taxonomy)
+
+        key = f"{self.images_dir.name}-{image_path.stem}-{self.max_side or 'full'}"
+        image, mask = _cached_pair(image_path, label_path, decode, self.cache_dir / key, max_side=self.max_side)
+        image, mask = np.array(image), np.array(mask)
+        if self.target == "landing":
+            mask = classes.remap(mask, self.class_file.to_landing)
+        return image, mask
+
+    def __repr__(self) -> str:
+        times = f" x {self.repeat}" if self.repeat > 1 else ""
+        return (f"FolderDataset({self.split!r}, {len(self.pairs)} images{times}, {len(self.class_file.taxonomy)} classes "
+                f"from {Path(self.class_file.path).name}, target={self.target!r}, images={_shown(self.images_dir)!r})")
+
+
+def _pair_by_stem(images: Path, labels: Path) -> dict[str, tuple[Path, Path]]:
+    found = _images_in(images)
+    marks = {p.stem: p for p in sorted(labels.iterdir()) if p.suffix.lower() in (".png", ".tif", ".tiff", ".bmp")}
+    if not found:
+        raise FileNotFoundError(f"no images in {images} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    missing = [p for stem, p in found.items() if stem not in marks]
+    if missing:
+        raise FileNotFoundError(f"no label for {missing[0]} (expected {labels / (missing[0].stem + '.png')})"
+                                + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
+    orphans = [p for stem, p in marks.items() if stem not in found]
+    if orphans:
+        raise FileNotFoundError(f"label {orphans[0]} has no image in {images}"
+                                + (f" (and {len(orphans) - 1} more)" if len(orphans) > 1 else ""))
+    return {stem: (found[stem], marks[stem]) for stem in found}
 
 
 # --- augmentation ----------------------------------------------------------------------
@@ -549,18 +669,30 @@ def _seed_worker(worker_id: int) -> None:
 
 def make_datasets(dataset: str, root=None, *, size: int = 256, limit: int | None = None,
                   seed: int = 0, augment: str = "light", crop: int | None = None, **kwargs) -> dict[str, _SegmentationDataset]:
-    """Train / val / test datasets of ``dataset`` ("dronedeploy" or "udd6") with transforms.
+    """Train / val / test datasets of ``dataset`` ("dronedeploy", "udd6" or "folder") with transforms.
 
     root None = the built-in data (generated on first use). ``limit`` caps items per split;
     ``augment`` picks the training augmentation (see ``train_transform``) and ``seed`` seeds it
     (the split itself has its own ``split_seed``, default 0).
+    "folder" is your own data (``FolderDataset``): ``root`` its folder, ``classes`` its class file.
     Extra keyword arguments go to the dataset class (``target``, ``chip_size``, ``overlap``...);
     ``repeat`` applies to the train split only.
     """
-    if dataset not in ("dronedeploy", "udd6"):
-        raise ValueError(f"dataset must be 'dronedeploy' or 'udd6', got {dataset!r}")
-    root = synthetic.ensure_builtin(dataset) if root is None else Path(root)
-    cls = DroneDeployDataset if dataset == "dronedeploy" else UDD6Dataset
+    if dataset not in ("dronedeploy", "udd6", "folder"):
+        raise ValueError(f"dataset must be 'dronedeploy', 'udd6' or 'folder', got {dataset!r}")
+    if dataset == "folder":  # your own data: root is its folder (or an (images, labels) pair)
+        if root is None or "classes" not in kwargs:
+            raise ValueError("the 'folder' dataset needs root (your dataset folder) and classes (its class file)")
+        images, labels = root if isinstance(root, (tuple, list)) else find_folders(root)
+        class_file = kwargs.pop("classes")
+        class_file = class_file if isinstance(class_file, ClassFile) else read_class_file(class_file)
+        root = None
+
+        def cls(_root, split, **kw):
+            return FolderDataset(images, labels, class_file, split, **kw)
+    else:
+        root = synthetic.ensure_builtin(dataset) if root is None else Path(root)
+        cls = DroneDeployDataset if dataset == "dronedeploy" else UDD6Dataset
     repeat = kwargs.pop("repeat", 1)
     out = {}
     for split in SPLITS:
@@ -610,7 +742,7 @@ def unseen_style_loader(root=None, *, size: int = 256, batch_size: int = 6, num_
 
 
 __all__ = [
-    "UDD6Dataset", "DroneDeployDataset", "read_image", "read_label", "decode_label",
+    "UDD6Dataset", "DroneDeployDataset", "FolderDataset", "find_folders", "SEMANTIC_DRONE_CLASSES", "read_image", "read_label", "decode_label",
     "train_transform", "eval_transform", "denormalize", "class_pixel_counts", "class_weights",
     "make_datasets", "make_loaders", "unseen_style_dataset", "unseen_style_loader", "pad_collate", "Loaders",
     "AUGMENTATIONS", "IMAGENET_MEAN", "IMAGENET_STD",

@@ -44,6 +44,10 @@ class PipelineConfig:
 
     dronedeploy: str | None = None  # None = built-in data
     udd6: str | None = None
+    stage1_data: str | None = None  # your own stage-1 data (a folder, see data.find_folders) instead of DroneDeploy
+    stage1_classes: str | None = None  # its class file (classes.read_class_file): the stage-1 classes
+    stage2_data: str | None = None  # your own stage-2 data instead of UDD6, trained as landing classes
+    classes: str | None = None  # its class file, with a landing column
     out: str = "runs/default"
     arch: str = "ultra-fast"  # "ultra-fast" (the reference), "fast" or "accurate" (BiSeNetV2)
     init: str | None = None  # stage 0 weights (checkpoint or state_dict file); None = default / random
@@ -67,6 +71,12 @@ class PipelineConfig:
     progress: bool = True
 
     def __post_init__(self):
+        for data_path, class_file, what in ((self.stage1_data, self.stage1_classes, "stage1_classes"),
+                                            (self.stage2_data, self.classes, "classes")):
+            if data_path and not class_file:
+                raise ValueError(f"your own data {data_path} needs its class file ({what}: name, r, g, b, landing)")
+        if self.stage1_data and self.dronedeploy or self.stage2_data and self.udd6:
+            raise ValueError("give one dataset per stage: dronedeploy or stage1_data, udd6 or stage2_data")
         if self.arch not in EPOCHS:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(EPOCHS)}")
         if self.crop is not None and not (32 <= self.crop <= self.size and self.crop % 32 == 0):
@@ -103,13 +113,27 @@ PRETRAINED = {"accurate": "bisenetv2_city.pth"}
 """Stage-0 files looked for in ``data/pretrained/`` when no ``init`` is given (see its README)."""
 
 
+def stage_taxonomy(stage: int, cfg: PipelineConfig) -> classes.Taxonomy:
+    """The classes a stage learns: stage 1 the DroneDeploy six (or your ``stage1_classes``), stage 2
+    the four landing classes."""
+    if stage == 1 and cfg.stage1_data:
+        return classes.read_class_file(cfg.stage1_classes).taxonomy
+    return classes.DRONEDEPLOY if stage == 1 else classes.LANDING
+
+
 def loaders_for(stage: int, cfg: PipelineConfig) -> data.Loaders:
-    """The loaders of stage 1 (DroneDeploy chips) or stage 2 (UDD6 -> landing); under torchrun
-    each process gets its shard (and its share of the batch)."""
+    """The loaders of stage 1 (DroneDeploy chips, or your ``stage1_data``) or stage 2 (UDD6, or your
+    ``stage2_data``, as landing classes); under torchrun each process gets its shard (and its share
+    of the batch)."""
     common = dict(size=cfg.size, batch_size=cfg.batch_size, num_workers=cfg.workers, limit=cfg.limit, seed=cfg.seed,
                   augment=cfg.augment, crop=cfg.crop)
-    if stage == 1:
+    if stage == 1 and cfg.stage1_data:
+        loaders = data.make_loaders("folder", cfg.stage1_data, classes=cfg.stage1_classes, target="own", **common)
+    elif stage == 1:
         loaders = data.make_loaders("dronedeploy", cfg.dronedeploy, chip_size=cfg.chip_size, **common)
+    elif cfg.stage2_data:
+        loaders = data.make_loaders("folder", cfg.stage2_data, classes=cfg.classes, target="landing",
+                                    repeat=cfg.udd6_repeat, **common)
     else:
         loaders = data.make_loaders("udd6", cfg.udd6, target="landing", repeat=cfg.udd6_repeat, **common)
     return data.Loaders(distributed.shard(loaders.train, True, cfg.seed), distributed.shard(loaders.val, False),
@@ -157,11 +181,11 @@ def training_gsd(stage: int, cfg: PipelineConfig) -> float | None:
     chips are 10 cm/px orthomosaic cut to ``chip_size`` and resized to ``size``; UDD6-style frames
     span 5-22 cm/px (log-uniform, the median is taken) at 540 px short side, resized to ``size``."""
     if stage == 1:
-        if cfg.dronedeploy:
+        if cfg.dronedeploy or cfg.stage1_data:
             return None
         lo, hi = synthetic.DRONEDEPLOY_STYLE.gsd_m
         return math.sqrt(lo * hi) * cfg.chip_size / cfg.size
-    if cfg.udd6:
+    if cfg.udd6 or cfg.stage2_data:
         return None
     lo, hi = synthetic.UDD6_STYLE.gsd_m
     return math.sqrt(lo * hi) * min(synthetic.UDD6_STYLE.frame) / cfg.size
@@ -181,7 +205,7 @@ def stage_config(stage: int, cfg: PipelineConfig, class_weights=None, out_dir: s
 
 def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False) -> StageResult:
     """Fit one stage, then score its best checkpoint on the held-out test split."""
-    taxonomy = classes.DRONEDEPLOY if stage == 1 else classes.LANDING
+    taxonomy = stage_taxonomy(stage, cfg)
     loaders = loaders_for(stage, cfg)
     weights = None
     if cfg.class_weights:
@@ -224,9 +248,10 @@ def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
                 if cfg.unseen:
                     data.unseen_style_dataset()
             distributed.barrier()
-        model, _ = stage0(cfg, num_classes=len(classes.DRONEDEPLOY))
+        stage1_classes = stage_taxonomy(1, cfg)
+        model, _ = stage0(cfg, num_classes=len(stage1_classes))
         if distributed.is_main():
-            save_checkpoint(out / "stage0" / "init.pt", model, config=asdict(cfg), class_names=classes.DRONEDEPLOY.names)
+            save_checkpoint(out / "stage0" / "init.pt", model, config=asdict(cfg), class_names=stage1_classes.names)
         results = [train_stage(1, model, cfg, resume=resume)]
         stage2_model, _ = stage2_start(cfg, results[0].checkpoint)
         results.append(train_stage(2, stage2_model, cfg, resume=resume))

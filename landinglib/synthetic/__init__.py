@@ -251,6 +251,50 @@ def generate(
     return root
 
 
+SEMANTIC_TO_SEMANTIC_DRONE = np.array([2, 3, 19, 1, 9, 10, 17, 5, 22, 0, 0], np.uint8)
+"""semantic code -> class of the TU Graz Semantic Drone Dataset (``data.SEMANTIC_DRONE_CLASSES``):
+soil dirt, grass grass, tree tree, road paved-area, roof roof, facade wall, car car, water water,
+clutter obstacle, nodata and sky unlabeled."""
+
+
+def _write_semantic_drone_frame(args) -> str:
+    root, name, seed, size = args
+    district = ("suburban", "urban")[seed[-1] % 2]  # houses and streets, as the TU Graz frames show
+    image, sem, _, _ = render_scene(UDD6_STYLE, seed, size, view="nadir", district=district)
+    cv2.imwrite(str(root / "original_images" / f"{name}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, 92])
+    cv2.imwrite(str(root / "label_images_semantic" / f"{name}.png"), SEMANTIC_TO_SEMANTIC_DRONE[sem])
+    return name
+
+
+def write_semantic_drone_layout(root: str | os.PathLike, n: int = 24, seed: int = 0,
+                                size: tuple[int, int] = (400, 600), workers: int | None = None) -> Path:
+    """A small stand-in for *your own* dataset, written in the TU Graz Semantic Drone Dataset's
+    layout: ``original_images/<nnn>.jpg`` and ``label_images_semantic/<nnn>.png`` (grey, pixel =
+    class index of its 24 classes). Nadir frames of the built-in world's suburbs and city; seeded, regenerated only
+    when ``root`` lacks a complete set. Returns ``root``."""
+    root = Path(root)
+    names = [f"{i:03d}" for i in range(n)]
+    stamp = root / "GENERATED.json"
+    settings = {"layout": "semantic-drone", "n": n, "seed": seed, "size": list(size), "version": FORMAT_VERSION}
+    if stamp.exists() and json.loads(stamp.read_text()).get("settings") == settings:
+        return root
+    tmp = root.with_name(root.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for sub in ("original_images", "label_images_semantic"):
+        (tmp / sub).mkdir(parents=True)
+    style_id = len(STYLES)  # a seed stream of its own
+    _pool_map(_write_semantic_drone_frame, [(tmp, name, (seed, style_id, i), size) for i, name in enumerate(names)],
+              workers or min(4, os.cpu_count() or 1))
+    (tmp / "GENERATED.json").write_text(json.dumps({"settings": settings, "note": "procedural data in the layout "
+                                                     "of the TU Graz Semantic Drone Dataset; not real imagery"}))
+    if root.exists():
+        shutil.rmtree(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp.rename(root)
+    return root
+
+
 def _scene_splits(n: int, seed: int, val: float = 0.15, test: float = 0.15) -> list[str]:
     """Seeded scene-level split, written into index.csv (train / val / test)."""
     order = np.random.default_rng([seed, 7]).permutation(n)
@@ -290,6 +334,6 @@ def ensure_builtin(style: str, fast: bool | None = None, seed: int = 0, verbose:
 
 __all__ = [
     "Scene", "Style", "STYLES", "DRONEDEPLOY_STYLE", "UDD6_STYLE", "UDD6_UNSEEN_STYLE", "render_scene", "swatch", "generate",
-    "ensure_builtin", "FAST_SETTINGS", "FRAME_COUNTS", "FORMAT_VERSION", "SEMANTIC_NAMES", "SEMANTIC_TO_DRONEDEPLOY",
+    "ensure_builtin", "write_semantic_drone_layout", "SEMANTIC_TO_SEMANTIC_DRONE", "FAST_SETTINGS", "FRAME_COUNTS", "FORMAT_VERSION", "SEMANTIC_NAMES", "SEMANTIC_TO_DRONEDEPLOY",
     "SEMANTIC_TO_UDD6", "SOIL", "GRASS", "TREE", "ROAD", "ROOF", "FACADE", "CAR", "WATER", "CLUTTER", "NODATA", "SKY",
 ]

@@ -1,0 +1,168 @@
+"""Your own dataset: images and label masks paired by stem, classes from a class file."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from landinglib import classes, data, synthetic
+
+# Three classes of a made-up dataset, written here independently of the library.
+CSV = "name, r, g, b, landing\nground, 120, 120, 120, Safe\nbush, 0, 120, 0, Caution\nhouse, 200, 0, 0, Danger\n"
+RGB = {0: (120, 120, 120), 1: (0, 120, 0), 2: (200, 0, 0)}
+
+
+def _bands(h=30, w=40, shift=0):
+    return ((np.arange(w)[None, :].repeat(h, 0) * 3 // w + shift) % 3).astype(np.uint8)
+
+
+def _dataset(root, n=10, colour_every=2):
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for i in range(n):
+        cv2.imwrite(str(root / "images" / f"f{i:02d}.png"), np.full((30, 40, 3), (10 * i) % 256, np.uint8))
+        mask = _bands(shift=i)
+        if i % colour_every == 0:  # colour labels and index labels may be mixed
+            Image.fromarray(np.array([RGB[k] for k in range(3)], np.uint8)[mask], "RGB").save(root / "labels" / f"f{i:02d}.png")
+        else:
+            Image.fromarray(mask, "L").save(root / "labels" / f"f{i:02d}.png")
+    (root / "classes.csv").write_text(CSV)
+    return root
+
+
+def test_index_and_colour_labels_decode_to_the_same_classes_and_map_to_landing(tmp_path):
+    root = _dataset(tmp_path / "mine")
+    images, labels = data.find_folders(root)
+    split_file = root / "splits.txt"
+    split_file.write_text("name split\n" + "".join(f"f{i:02d}.png {'train' if i < 6 else 'val'}\n" for i in range(10)))
+    own = data.FolderDataset(images, labels, root / "classes.csv", "train", split_file=split_file)
+    assert len(own) == 6 and own.classes.names == ("ground", "bush", "house")
+    for k in range(6):
+        _, mask = own[k]
+        assert np.array_equal(mask, _bands(shift=k)), f"item {k}"  # colour (even) and index (odd) alike
+    landing = data.FolderDataset(images, labels, root / "classes.csv", "val", target="landing", split_file=split_file)
+    image, mask = landing[0]
+    assert landing.classes is classes.LANDING and image.shape == (30, 40, 3)
+    assert set(np.unique(mask)) == {1, 2, 3}  # ground Safe, bush Caution, house Danger
+    assert "FolderDataset('val', 4 images" in repr(landing)
+
+
+def test_without_a_split_file_the_split_is_stable_and_covers_every_image(tmp_path):
+    root = _dataset(tmp_path / "mine", n=40)
+    args = (*data.find_folders(root), root / "classes.csv")
+    splits = {s: data.FolderDataset(*args, s) for s in data.SPLITS}
+    stems = [p[0].stem for s in data.SPLITS for p in splits[s].pairs]
+    assert sorted(stems) == [f"f{i:02d}" for i in range(40)] and all(len(splits[s]) for s in data.SPLITS)
+    assert [p[0].stem for p in data.FolderDataset(*args, "test").pairs] == [p[0].stem for p in splits["test"].pairs]
+    assert [p[0].stem for p in data.FolderDataset(*args, "test", split_seed=1).pairs] != \
+           [p[0].stem for p in splits["test"].pairs]  # another seed, another split
+
+
+def test_pairing_mistakes_are_errors_that_name_the_files(tmp_path):
+    root = _dataset(tmp_path / "mine", n=3)
+    (root / "labels" / "f01.png").rename(root / "labels" / "other.png")
+    with pytest.raises(FileNotFoundError, match="no label for .*f01.png"):
+        data.FolderDataset(*data.find_folders(root), root / "classes.csv")
+    (root / "images" / "f01.png").rename(root / "images" / "x.png")
+    (root / "images" / "x.png").unlink()
+    with pytest.raises(FileNotFoundError, match="label .*other.png has no image"):
+        data.FolderDataset(*data.find_folders(root), root / "classes.csv")
+    (root / "labels" / "other.png").unlink()
+    Image.fromarray(np.zeros((10, 10), np.uint8), "L").save(root / "labels" / "f00.png")  # wrong size
+    ds = data.FolderDataset(*data.find_folders(root), root / "classes.csv", "train", split_file=_all_train(root))
+    with pytest.raises(ValueError, match="labels must match their image"):
+        ds[0]
+    with pytest.raises(FileNotFoundError, match="no image and label folders"):
+        data.find_folders(tmp_path)
+
+
+def _all_train(root):
+    path = root / "all.csv"
+    path.write_text("".join(f"{p.stem},train\n" for p in (root / "images").iterdir()))
+    return path
+
+
+def test_unknown_colours_are_ignored_with_a_warning(tmp_path):
+    root = _dataset(tmp_path / "mine", n=2, colour_every=1)
+    rgb = np.array(Image.open(root / "labels" / "f00.png"))
+    rgb[0, 0] = (1, 2, 3)
+    Image.fromarray(rgb).save(root / "labels" / "f00.png")
+    ds = data.FolderDataset(*data.find_folders(root), root / "classes.csv", "train", split_file=_all_train(root),
+                            cache_dir=tmp_path / "cache")
+    with pytest.warns(classes.UnknownColorWarning, match="RGB \\(1, 2, 3\\)"):
+        _, mask = ds[0]
+    assert mask[0, 0] == 255
+
+
+def test_class_files_in_csv_and_json_and_their_mistakes(tmp_path):
+    csv = tmp_path / "c.csv"
+    csv.write_text(CSV)
+    js = tmp_path / "c.json"
+    js.write_text(json.dumps({"classes": [{"name": "ground", "color": [120, 120, 120], "landing": "safe", "index": 0},
+                                          {"name": "house", "color": [200, 0, 0], "landing": "DANGER", "index": 2},
+                                          {"name": "bush", "color": [0, 120, 0], "landing": "Caution", "index": 1}]}))
+    a, b = classes.read_class_file(csv), classes.read_class_file(js)
+    assert a.taxonomy.names == b.taxonomy.names and a.taxonomy.colors == b.taxonomy.colors
+    assert np.array_equal(a.to_landing, b.to_landing) and list(a.to_landing[:4]) == [1, 2, 3, 255]
+    mistakes = {"name,r,g,b,landing\nx,1,2,3,Roof\n": "not one of Background",
+                "name,r,g,b\nx,1,2,300\n": "outside 0-255",
+                "name,r,g,b\nx,1,2,3\ny,1,2,3\n": "more than one class",
+                "name,r,g,b,landing\nx,1,2,3,Safe\ny,4,5,6,\n": "no landing class for y",
+                "name,r,g,b,index\nx,1,2,3,0\ny,4,5,6,5\n": "indices must be 0..1",
+                "name,r,g\nx,1,2\n": "must be integers"}
+    for text, message in mistakes.items():
+        csv.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            classes.read_class_file(csv)
+    csv.write_text("name,r,g,b\nx,1,2,3\n")
+    assert classes.read_class_file(csv).to_landing is None
+    with pytest.raises(ValueError, match="no landing column"):
+        data.FolderDataset(*data.find_folders(_dataset(tmp_path / "d", n=2)), csv, target="landing")
+
+
+def test_the_semantic_drone_layout_loads_with_the_shipped_class_file(tmp_path):
+    root = synthetic.write_semantic_drone_layout(tmp_path / "semantic_drone_dataset", n=6, size=(120, 160))
+    shipped = classes.read_class_file(data.SEMANTIC_DRONE_CLASSES)
+    assert len(shipped.taxonomy) == 24 and shipped.taxonomy.names[1] == "paved-area"
+    assert shipped.taxonomy.colors[1] == (128, 64, 128) and shipped.to_landing[1] == 1  # paved area is Safe
+    sets = data.make_datasets("folder", root, classes=data.SEMANTIC_DRONE_CLASSES, target="landing", size=64)
+    stems = sorted(p[0].stem for ds in sets.values() for p in ds.pairs)
+    assert stems == [f"{i:03d}" for i in range(6)]
+    image, mask = next(ds for ds in sets.values() if len(ds))[0]
+    assert image.shape[0] == 3 and tuple(image.shape[1:]) == tuple(mask.shape) and min(mask.shape) == 64
+    assert set(np.unique(mask.numpy())) <= {0, 1, 2, 3, 255}
+    raw = np.array(Image.open(root / "label_images_semantic" / "000.png"))
+    assert raw.ndim == 2 and set(np.unique(raw)) <= set(synthetic.SEMANTIC_TO_SEMANTIC_DRONE.tolist())
+
+
+def test_large_images_are_reduced_once_with_their_labels(tmp_path):
+    root = tmp_path / "big"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    cv2.imwrite(str(root / "images" / "a.png"), np.zeros((300, 400, 3), np.uint8))
+    Image.fromarray(_bands(300, 400), "L").save(root / "labels" / "a.png")
+    (root / "c.csv").write_text(CSV)
+    ds = data.FolderDataset(root / "images", root / "labels", root / "c.csv", "train", split_file=_all_train(root),
+                            max_side=100)
+    image, mask = ds[0]
+    assert image.shape == (75, 100, 3) and mask.shape == (75, 100) and np.array_equal(mask, _bands(75, 100))
+
+
+def test_train_command_runs_stage_2_on_your_own_folder_and_stage_1_on_your_own_classes(tmp_path, capsys):
+    from landinglib.__main__ import main
+    from landinglib.model import load_checkpoint
+
+    own = synthetic.write_semantic_drone_layout(tmp_path / "semantic_drone_dataset", n=16, size=(120, 160))
+    out = tmp_path / "run"
+    assert main(["train", "--fast", "--stage2-data", str(own), "--classes", str(data.SEMANTIC_DRONE_CLASSES),
+                 "--stage1-data", str(own), "--stage1-classes", str(data.SEMANTIC_DRONE_CLASSES),
+                 "--out", str(out), "--size", "64"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    stage1, stage2 = results["stages"]
+    assert len(stage1["class_names"]) == 24 and stage1["class_names"][1] == "paved-area"
+    assert stage2["class_names"] == list(classes.LANDING.names)
+    assert load_checkpoint(out / "stage2" / "best.pt")["config"]["gsd_m"] is None  # your data: GSD unknown
+    capsys.readouterr()
+    assert main(["train", "--fast", "--stage2-data", str(own), "--out", str(out)]) == 2
+    assert "needs its class file" in capsys.readouterr().err
