@@ -121,6 +121,19 @@ def stage_taxonomy(stage: int, cfg: PipelineConfig) -> classes.Taxonomy:
     return classes.DRONEDEPLOY if stage == 1 else classes.LANDING
 
 
+def stage_dataset(stage: int, cfg: PipelineConfig, split: str, transform=None):
+    """One split of a stage's data as a dataset, raw arrays unless a ``transform`` is given (to look
+    at frames, or predict them whole): the built-in data, the real dataset, or your own folder."""
+    if stage == 1 and cfg.stage1_data:
+        return data.FolderDataset(*data.find_folders(cfg.stage1_data), cfg.stage1_classes, split, transform)
+    if stage == 1:
+        root = cfg.dronedeploy or synthetic.ensure_builtin("dronedeploy")
+        return data.DroneDeployDataset(root, split, transform=transform, chip_size=cfg.chip_size)
+    if cfg.stage2_data:
+        return data.FolderDataset(*data.find_folders(cfg.stage2_data), cfg.classes, split, transform, target="landing")
+    return data.UDD6Dataset(cfg.udd6 or synthetic.ensure_builtin("udd6"), split, target="landing", transform=transform)
+
+
 def loaders_for(stage: int, cfg: PipelineConfig) -> data.Loaders:
     """The loaders of stage 1 (DroneDeploy chips, or your ``stage1_data``) or stage 2 (UDD6, or your
     ``stage2_data``, as landing classes); under torchrun each process gets its shard (and its share

@@ -166,3 +166,16 @@ def test_train_command_runs_stage_2_on_your_own_folder_and_stage_1_on_your_own_c
     capsys.readouterr()
     assert main(["train", "--fast", "--stage2-data", str(own), "--out", str(out)]) == 2
     assert "needs its class file" in capsys.readouterr().err
+
+
+def test_stage_dataset_gives_raw_frames_of_whichever_data_a_stage_uses(tmp_path):
+    from landinglib import pipeline
+
+    own = synthetic.write_semantic_drone_layout(tmp_path / "own", n=12, size=(60, 80))
+    cfg = pipeline.PipelineConfig.fast(stage2_data=str(own), classes=str(data.SEMANTIC_DRONE_CLASSES))
+    mine = [pipeline.stage_dataset(2, cfg, s) for s in data.SPLITS]
+    assert all(isinstance(ds, data.FolderDataset) and ds.classes is classes.LANDING for ds in mine)
+    image, mask = next(ds for ds in mine if len(ds))[0]
+    assert image.dtype == np.uint8 and image.shape == (60, 80, 3) and mask.shape == (60, 80)  # raw arrays
+    assert isinstance(pipeline.stage_dataset(2, pipeline.PipelineConfig.fast(), "test"), data.UDD6Dataset)
+    assert pipeline.stage_taxonomy(2, cfg) is classes.LANDING
