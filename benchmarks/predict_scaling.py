@@ -4,7 +4,7 @@
 
 For each size (megapixels, 4:3) a JPEG of a synthetic scene is written, then one fresh process per
 (engine, size) predicts it and reports wall time and peak RSS (``ru_maxrss``, the process's whole
-footprint including PyTorch):
+footprint including PyTorch, read from ``VmHWM`` in ``/proc/self/status``; Linux):
 
 * ``bounded``: what the command does (``predict_folder.predict_file``: reduced decoding, network-scale
   probabilities, a uint8 mask brought to full size in strips, landing sites at the working scale);
@@ -27,7 +27,7 @@ import numpy as np
 from landinglib.profiling import describe_machine
 
 RUN = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, sys, time
     from pathlib import Path
     import numpy as np
     from landinglib import classes
@@ -50,8 +50,9 @@ RUN = textwrap.dedent("""
         sites, _ = sites_and_reason(mask, gsd_m=0.03, drone_radius_m=0.5, probs=probs)
         picture = draw_landing_sites(overlay(rgb, mask.astype("uint8"), classes.LANDING, 0.45), sites)
         cv2.imwrite(str(Path(out) / "frame_overlay.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-    print(json.dumps({"seconds": time.perf_counter() - start,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    # VmHWM: this process's own peak (ru_maxrss would include the parent's peak, kept across fork and exec)
+    hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": hwm / 1024}))
 """)
 
 

@@ -5,6 +5,7 @@
     landinglib evaluate   score a checkpoint on UDD6 (test split) next to a trivial baseline
     landinglib predict    overlay, full-size mask and landing-site JSON for an image or a folder (resumable)
     landinglib export     ONNX (checked) and static INT8 ONNX, with a JSON report
+    landinglib sweep      hyperparameter search (Optuna): the guide's grid or TPE, resumable, shareable
 """
 from __future__ import annotations
 
@@ -78,6 +79,32 @@ def _train(args: argparse.Namespace) -> int:
     run(cfg, resume=args.resume)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"total {time.perf_counter() - start:.0f} s; checkpoints and results.json in {cfg.out}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """A resumable hyperparameter search (Optuna); prints the results table and the Pareto front."""
+    from .pipeline import PipelineConfig
+    from .sweep import GRID, SweepConfig, pareto_front, run_sweep, sweep_table
+
+    for flag, path in (("--stage2-data", args.stage2_data), ("--classes", args.classes)):
+        if path is not None and not Path(path).exists():
+            raise FileNotFoundError(f"{flag} {path}: no such file or folder")
+    base_settings = dict(stage2_data=args.stage2_data, classes=args.classes, device=args.device, workers=args.workers,
+                         seed=args.seed)
+    base = PipelineConfig.fast(**base_settings) if args.fast else PipelineConfig(**base_settings)
+    grid = {"lr": args.lr or GRID["lr"], "batch_size": args.batch_size or GRID["batch_size"], "arch": args.arch or GRID["arch"]}
+    cfg = SweepConfig(out=args.out, study=args.study, storage=args.storage, sampler=args.sampler, grid=grid,
+                      trials=args.trials, base=base, epochs1=args.epochs1, epochs2=args.epochs2, prune=not args.no_prune,
+                      latency=not args.no_latency, seed=args.seed)
+    start = time.perf_counter()
+    rows = run_sweep(cfg)
+    print(sweep_table(rows))
+    front = pareto_front(rows)
+    if front:
+        print("Pareto front (no trial is both more accurate and faster): "
+              + ", ".join(f"trial {r['trial']} ({r['arch']}, {r['val_miou']:.3f}, {r['latency_ms']:.1f} ms)" for r in front))
+    print(f"{time.perf_counter() - start:.0f} s; table in {Path(args.out) / 'sweep.json'}, plots in {Path(args.out) / 'sweep.png'}")
     return 0
 
 
@@ -195,6 +222,28 @@ def main(argv: list[str] | None = None) -> int:
                         "rotation and zoom)")
     p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on tiny data")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("sweep", help="a hyperparameter search (Optuna) that resumes and can run on several machines")
+    p.add_argument("--out", default="runs/sweep", metavar="DIR", help="trial folders, sweep.json, sweep.png")
+    p.add_argument("--study", default="landing", help="study name (several processes may share one)")
+    p.add_argument("--storage", metavar="URL", help="Optuna database URL (default: sqlite:///OUT/study.db)")
+    p.add_argument("--sampler", default="grid", choices=["grid", "tpe"])
+    p.add_argument("--trials", type=int, help="trials to run in this call (default: the rest of the grid)")
+    p.add_argument("--lr", type=float, nargs="+", help="stage-2 learning rates (default 1e-3 5e-4 1e-4)")
+    p.add_argument("--batch-size", type=int, nargs="+", help="batch sizes (default 4 6 8)")
+    p.add_argument("--arch", nargs="+", choices=["ultra-fast", "fast", "accurate"],
+                   help="architectures (default: all three)")
+    p.add_argument("--epochs1", type=int, help="stage 1 epochs of every trial (default: per architecture)")
+    p.add_argument("--epochs2", type=int, help="stage 2 epochs of every trial (default: per architecture)")
+    p.add_argument("--stage2-data", metavar="PATH", help="your own stage-2 data (see train)")
+    p.add_argument("--classes", metavar="FILE", help="the class file of --stage2-data")
+    p.add_argument("--no-prune", action="store_true", help="let every trial finish")
+    p.add_argument("--no-latency", action="store_true", help="do not export and time each trial's model")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on tiny data per trial")
+    p.set_defaults(func=_sweep)
 
     p = sub.add_parser("evaluate", help="score a landing checkpoint on UDD6 next to a trivial baseline")
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="a stage-2 (landing) checkpoint")

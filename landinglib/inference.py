@@ -102,7 +102,7 @@ def scale_for_gsd(gsd_m: float, train_gsd_m: float, limits: tuple[float, float] 
 # --- any image size in bounded memory -------------------------------------------------------
 MAX_IMAGE_PIXELS = 1 << 30
 """The largest image (width x height) ``predict_bounded`` accepts: OpenCV's own decoder limit."""
-WORKING_SIDE = 4096
+WORKING_SIDE = 2048
 """Landing sites and the overlay are computed at most this many pixels on the long side."""
 
 
@@ -128,7 +128,7 @@ class BoundedPrediction:
         s = self.working_scale
         return tuple(int(round((v + 0.5) / s - 0.5)) for v in xy)
 
-    def full_mask(self, strip_rows: int = 512) -> np.ndarray:
+    def full_mask(self, strip_rows: int = 128) -> np.ndarray:
         """(H, W) uint8 class mask at full resolution: the network-scale probabilities upsampled
         bilinearly (as ``predict_tiled`` does) ``strip_rows`` rows at a time, so memory stays at one
         uint8 mask plus one float strip."""

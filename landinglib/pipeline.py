@@ -216,7 +216,7 @@ def stage_config(stage: int, cfg: PipelineConfig, class_weights=None, out_dir: s
                        progress=cfg.progress, gsd_m=training_gsd(stage, cfg))
 
 
-def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False) -> StageResult:
+def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False, on_epoch=None) -> StageResult:
     """Fit one stage, then score its best checkpoint on the held-out test split."""
     taxonomy = stage_taxonomy(stage, cfg)
     loaders = loaders_for(stage, cfg)
@@ -226,7 +226,8 @@ def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False)
     out = Path(cfg.out) / f"stage{stage}"
     config = stage_config(stage, cfg, weights)
     start = time.perf_counter()
-    history = fit(model, loaders.train, loaders.val, config, class_names=taxonomy.names, resume=resume)
+    history = fit(model, loaders.train, loaders.val, config, class_names=taxonomy.names, resume=resume,
+                  on_epoch=(lambda epoch, row: on_epoch(stage, epoch, row)) if on_epoch else None)
     seconds = time.perf_counter() - start
     if all("epoch_seconds" in h for h in history):  # the whole stage, also when part of it ran before a resume
         seconds = sum(h["epoch_seconds"] for h in history)
@@ -245,8 +246,9 @@ def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False)
                        unseen.get("miou"), unseen.get("iou"))
 
 
-def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
-    """Stages 0 -> 1 -> 2; prints and writes ``results.json`` in ``cfg.out``; returns the rows."""
+def run(cfg: PipelineConfig, resume: bool = False, on_epoch=None) -> list[StageResult]:
+    """Stages 0 -> 1 -> 2; prints and writes ``results.json`` in ``cfg.out``; returns the rows.
+    ``on_epoch(stage, epoch, row)`` is called after every epoch (see ``train.fit``)."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     resolve_device(cfg.device)  # fail early on --device cuda without CUDA
@@ -265,9 +267,9 @@ def run(cfg: PipelineConfig, resume: bool = False) -> list[StageResult]:
         model, _ = stage0(cfg, num_classes=len(stage1_classes))
         if distributed.is_main():
             save_checkpoint(out / "stage0" / "init.pt", model, config=asdict(cfg), class_names=stage1_classes.names)
-        results = [train_stage(1, model, cfg, resume=resume)]
+        results = [train_stage(1, model, cfg, resume=resume, on_epoch=on_epoch)]
         stage2_model, _ = stage2_start(cfg, results[0].checkpoint)
-        results.append(train_stage(2, stage2_model, cfg, resume=resume))
+        results.append(train_stage(2, stage2_model, cfg, resume=resume, on_epoch=on_epoch))
         _say(format_table(results))
         if distributed.is_main():
             (out / "results.json").write_text(json.dumps(

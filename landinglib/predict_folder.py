@@ -102,7 +102,7 @@ def predict_file(model, path: Path, out: Path, stem: str, *, gsd_m: float | None
                           area_px=int(round(site.area_px / s**2)), danger_distance_px=site.danger_distance_px / s)
                   for site in sites]
     mask = pred.full_mask()
-    share = np.bincount(mask.ravel(), minlength=len(classes.LANDING)) / mask.size
+    share = cv2.calcHist([mask], [0], None, [256], [0, 256]).ravel() / mask.size  # np.bincount would copy to int64
     write_atomic(out / f"{stem}_overlay.png", cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))[1].tobytes())
     write_atomic(out / f"{stem}_mask.png", _palette_png(mask))
     report = {"image": str(path), "size": list(pred.full_shape), "gsd_m": gsd_m, "gsd_assumed": assumed,

@@ -138,13 +138,14 @@ def _or_minus_inf(value: float) -> float:
 
 # --- fit -------------------------------------------------------------------------------
 def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None = None, *,
-        class_names=None, resume: bool = False) -> list[dict]:
+        class_names=None, resume: bool = False, on_epoch=None) -> list[dict]:
     """Train ``model`` and return the history: one dict per epoch (losses, mIoU, IoU, lr, time).
 
     With ``config.out_dir`` set, ``last.pt`` and ``best.pt`` are written after every epoch, and
     ``resume=True`` continues from ``last.pt`` when it exists. Under torchrun (see ``distributed``)
     the model is wrapped in DistributedDataParallel, losses and metrics are summed over processes,
-    and only rank 0 prints and writes.
+    and only rank 0 prints and writes. ``on_epoch(epoch, row)`` is called after each epoch with its
+    history row (a search reports validation mIoU there, and stops a hopeless run by raising).
     """
     config = config or TrainConfig()
     set_seed(config.seed)
@@ -205,4 +206,6 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
                 save_checkpoint(out / "best.pt", model, **common)
             save_checkpoint(out / "last.pt", model, optimizer=optimizer, scaler=scaler, scheduler=scheduler, **common)
         distributed.barrier()  # the other ranks wait until the checkpoints are on disk
+        if on_epoch is not None:  # e.g. a hyperparameter search that may stop a hopeless run (it raises)
+            on_epoch(epoch, row)
     return history

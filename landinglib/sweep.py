@@ -1,0 +1,289 @@
+"""A hyperparameter search on Optuna that resumes: the Training Guide's grid, or TPE.
+
+``run_sweep(SweepConfig(...))`` (``landinglib sweep``) runs trials of the normal pipeline, each in
+its own folder ``{out}/trial-NNN``. The default is the guide's grid (Optuna's ``GridSampler``):
+stage-2 learning rate 1e-3 / 5e-4 / 1e-4 (stage 1 uses twice it, as the default recipe does),
+batch size 4 / 6 / 8, architecture ultra-fast / fast / accurate; ``sampler="tpe"`` searches the
+same ranges with TPE for ``trials`` trials. The objective is the best stage-2 **validation** mIoU:
+the test split chooses nothing, and is reported beside it with the unseen-style test and the
+exported model's onnxruntime latency.
+
+The study lives in a database (SQLite by default, or any URL Optuna accepts), so:
+
+* a killed sweep resumes where it stopped: a trial whose process died stops sending heartbeats,
+  is marked failed after ``grace_s`` and retried with the same parameters;
+* several processes or machines can work on one study: each new trial takes a grid point that no
+  other trial has taken;
+* hopeless trials are pruned: validation mIoU is reported after every epoch and Optuna's median
+  pruner stops a trial that falls below the median of earlier trials at the same epoch.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from . import export
+from .pipeline import EPOCHS, PipelineConfig, run
+from .tables import Table
+
+GRID = {"lr": [1e-3, 5e-4, 1e-4], "batch_size": [4, 6, 8], "arch": ["ultra-fast", "fast", "accurate"]}
+"""The Training Guide's grid: stage-2 learning rate x batch size x architecture (27 trials)."""
+
+
+@dataclass
+class SweepConfig:
+    """What ``run_sweep`` searches and where it keeps the study.
+
+    ``grid``: the values per parameter (``GRID`` by default); ``base``: the pipeline settings every
+    trial starts from (its epochs are per architecture, ``pipeline.EPOCHS``, unless ``epochs1`` /
+    ``epochs2`` are set here); ``trials``: how many trials this call runs (None: the whole grid; TPE
+    needs a number); ``storage``: an Optuna database URL (default: ``{out}/study.db``).
+    """
+
+    out: str = "runs/sweep"
+    study: str = "landing"
+    storage: str | None = None
+    sampler: str = "grid"  # "grid" or "tpe"
+    grid: dict = field(default_factory=lambda: {k: list(v) for k, v in GRID.items()})
+    trials: int | None = None
+    base: PipelineConfig | None = None
+    epochs1: int | None = None
+    epochs2: int | None = None
+    prune: bool = True
+    latency: bool = True  # export each trial's model and time onnxruntime (batch 1, 2 threads)
+    seed: int = 0
+    heartbeat_s: int = 20  # a running trial says it is alive this often
+    grace_s: int = 60  # a trial silent for this long is taken as dead, failed and retried
+
+    def __post_init__(self):
+        if self.sampler not in ("grid", "tpe"):
+            raise ValueError(f"sampler must be 'grid' or 'tpe', got {self.sampler!r}")
+        if self.sampler == "tpe" and not self.trials:
+            raise ValueError("a TPE search needs a number of trials")
+        unknown = set(self.grid) - set(GRID)
+        if unknown or not all(self.grid.get(k) for k in GRID):
+            raise ValueError(f"the grid needs values for {sorted(GRID)}" + (f"; unknown: {sorted(unknown)}" if unknown else ""))
+        bad = [a for a in self.grid["arch"] if a not in EPOCHS]
+        if bad:
+            raise ValueError(f"unknown architecture {bad[0]!r}; choose from {sorted(EPOCHS)}")
+
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{Path(self.out).resolve() / 'study.db'}"
+
+
+def _storage(cfg: SweepConfig):
+    import optuna
+    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+
+    url = cfg.storage_url()
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # several processes wait their turn
+    return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=cfg.heartbeat_s, grace_period=cfg.grace_s,
+                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2)), optuna
+
+
+def open_study(cfg: SweepConfig):
+    """The study (created, or loaded to resume or to join) with its sampler and pruner."""
+    storage, optuna = _storage(cfg)
+    if cfg.sampler == "grid":
+        sampler = optuna.samplers.GridSampler(cfg.grid, seed=cfg.seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=cfg.seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if cfg.prune else optuna.pruners.NopPruner()
+    return optuna.create_study(study_name=cfg.study, storage=storage, sampler=sampler, pruner=pruner,
+                               direction="maximize", load_if_exists=True)
+
+
+def _suggest(trial, cfg: SweepConfig) -> dict:
+    if cfg.sampler == "grid":
+        return {"lr": trial.suggest_categorical("lr", cfg.grid["lr"]),
+                "batch_size": trial.suggest_categorical("batch_size", cfg.grid["batch_size"]),
+                "arch": trial.suggest_categorical("arch", cfg.grid["arch"])}
+    lrs = cfg.grid["lr"]
+    return {"lr": trial.suggest_float("lr", min(lrs), max(lrs), log=True),
+            "batch_size": trial.suggest_int("batch_size", min(cfg.grid["batch_size"]), max(cfg.grid["batch_size"])),
+            "arch": trial.suggest_categorical("arch", cfg.grid["arch"])}
+
+
+def trial_config(cfg: SweepConfig, number: int, params: dict) -> PipelineConfig:
+    """The pipeline settings of one trial: the base, the trial's parameters, its own folder."""
+    base = cfg.base or PipelineConfig()
+    epochs1, epochs2 = EPOCHS[params["arch"]]
+    return replace(base, arch=params["arch"], batch_size=int(params["batch_size"]), lr2=float(params["lr"]),
+                   lr1=2 * float(params["lr"]), out=str(Path(cfg.out) / f"trial-{number:03d}"),
+                   epochs1=cfg.epochs1 or (base.epochs1 if cfg.base and cfg.base.epochs1 else epochs1),
+                   epochs2=cfg.epochs2 or (base.epochs2 if cfg.base and cfg.base.epochs2 else epochs2))
+
+
+def onnx_latency_ms(checkpoint: str | Path, runs: int = 20, size: int = 256) -> float:
+    """Median onnxruntime fp32 latency (ms) of a checkpoint's network, batch 1, 2 threads."""
+    import numpy as np
+
+    from . import classes
+    from .model import load_model
+
+    model = load_model(checkpoint, classes.LANDING)
+    with tempfile.TemporaryDirectory() as tmp:
+        export.to_onnx(model, Path(tmp) / "m.onnx", size=size, check=False)
+        session = export.onnx_session(Path(tmp) / "m.onnx", threads=2)
+        x = {"image": np.random.default_rng(0).standard_normal((1, 3, size, size), dtype=np.float32)}
+        session.run(None, x)
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            session.run(None, x)
+            times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def _objective(cfg: SweepConfig):
+    import optuna
+
+    def objective(trial) -> float:
+        params = _suggest(trial, cfg)
+        number = optuna.storages.RetryFailedTrialCallback.retried_trial_number(trial) or trial.number
+        pipeline_cfg = trial_config(cfg, number, params)
+        trial.set_user_attr("out", pipeline_cfg.out)
+
+        def report(stage, epoch, row):
+            if stage != 2:
+                return
+            value = row["val_miou"] if row["val_miou"] == row["val_miou"] else 0.0
+            trial.report(value, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"stage 2 epoch {epoch}: val mIoU {value:.3f} below the median")
+
+        start = time.perf_counter()
+        results = run(pipeline_cfg, resume=True, on_epoch=report if cfg.prune else None)
+        stage2 = results[-1]
+        trial.set_user_attr("minutes", round((time.perf_counter() - start) / 60, 2))
+        trial.set_user_attr("test_miou", stage2.test_miou)
+        trial.set_user_attr("unseen_miou", stage2.unseen_miou)
+        trial.set_user_attr("checkpoint", stage2.checkpoint)
+        if cfg.latency:
+            trial.set_user_attr("latency_ms", round(onnx_latency_ms(stage2.checkpoint), 2))
+        return stage2.val_miou
+
+    return objective
+
+
+def _work_left(study, cfg: SweepConfig) -> bool:
+    """Whether this process should start another trial: a retry is waiting, or (grid) a grid point
+    has no trial yet. Points that other processes are running are theirs: never run twice."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state == TrialState.WAITING for t in trials):
+        return True
+    if cfg.sampler != "grid":
+        return True
+    claimed = {t.system_attrs.get("grid_id") for t in trials}
+    return len(claimed - {None}) < math.prod(len(v) for v in cfg.grid.values())
+
+
+def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
+    """Run, resume or join the study, one trial at a time, until the grid is covered (or ``trials``
+    trials have run in this call); returns ``sweep_rows``, writes ``{out}/sweep.json`` and the plots
+    ``{out}/sweep.png``."""
+    from optuna.storages import fail_stale_trials
+
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    study = open_study(cfg)
+    say(f"study {cfg.study!r} in {cfg.storage_url()} ({cfg.sampler}): {len(study.trials)} trial(s) so far")
+    objective, ran = _objective(cfg), 0
+    while cfg.trials is None or ran < cfg.trials:
+        fail_stale_trials(study)  # trials of killed processes: failed, and queued again with the same parameters
+        if not _work_left(study, cfg):
+            break
+        study.optimize(objective, n_trials=1, gc_after_trial=True)
+        ran += 1
+    rows = sweep_rows(study)
+    (Path(cfg.out) / "sweep.json").write_text(json.dumps({"config": _jsonable(cfg), "trials": rows}, indent=2))
+    if any(r["state"] == "COMPLETE" for r in rows):
+        plot_sweep(rows, Path(cfg.out))
+    return rows
+
+
+def _jsonable(cfg: SweepConfig) -> dict:
+    out = asdict(cfg)
+    out["storage"] = cfg.storage_url()
+    return out
+
+
+def sweep_rows(study) -> list[dict]:
+    """One dict per trial: number, state, parameters, val / test / unseen-style mIoU, minutes, latency."""
+    rows = []
+    for t in sorted(study.trials, key=lambda t: t.number):
+        a = t.user_attrs
+        rows.append({"trial": t.number, "state": t.state.name, **t.params,
+                     "val_miou": t.value if t.value is not None else (max(t.intermediate_values.values())
+                                                                      if t.intermediate_values else None),
+                     "test_miou": a.get("test_miou"), "unseen_miou": a.get("unseen_miou"),
+                     "minutes": a.get("minutes"), "latency_ms": a.get("latency_ms"), "out": a.get("out")})
+    return rows
+
+
+def sweep_table(rows: list[dict]) -> Table:
+    """The results as a table (text, or HTML in a notebook), best validation mIoU first."""
+    def fmt(v, spec):
+        return "-" if v is None else format(v, spec)
+
+    ranked = sorted(rows, key=lambda r: -(r["val_miou"] if r["state"] == "COMPLETE" else -1))
+    return Table(["trial", "state", "arch", "lr", "batch", "val mIoU", "test mIoU", "unseen mIoU", "minutes", "ORT ms"],
+                 [[str(r["trial"]), r["state"].lower(), str(r.get("arch", "-")), fmt(r.get("lr"), ".0e"),
+                   str(r.get("batch_size", "-")), fmt(r["val_miou"], ".3f"), fmt(r["test_miou"], ".3f"),
+                   fmt(r["unseen_miou"], ".3f"), fmt(r["minutes"], ".1f"), fmt(r["latency_ms"], ".1f")]
+                  for r in ranked])
+
+
+def pareto_front(rows: list[dict]) -> list[dict]:
+    """Completed trials that no other trial beats on both validation mIoU (higher) and latency (lower)."""
+    done = [r for r in rows if r["state"] == "COMPLETE" and r.get("latency_ms") is not None]
+    return sorted((r for r in done if not any(o["val_miou"] >= r["val_miou"] and o["latency_ms"] <= r["latency_ms"]
+                                             and (o["val_miou"], o["latency_ms"]) != (r["val_miou"], r["latency_ms"])
+                                             for o in done)), key=lambda r: r["latency_ms"])
+
+
+def plot_sweep(rows: list[dict], out: Path | None = None):
+    """Two plots: validation mIoU against onnxruntime latency with the Pareto front, and a heat map
+    of validation mIoU over learning rate x batch size per architecture. Saved in ``out`` if given."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    archs = sorted({r["arch"] for r in done})
+    fig, axes = plt.subplots(1, 1 + len(archs), figsize=(4.2 * (1 + len(archs)), 3.4))
+    ax = axes[0]
+    timed = [r for r in done if r.get("latency_ms") is not None]
+    for arch in archs:
+        pts = [r for r in timed if r["arch"] == arch]
+        ax.scatter([r["latency_ms"] for r in pts], [r["val_miou"] for r in pts], label=arch, s=30)
+    front = pareto_front(rows)
+    if front:
+        ax.plot([r["latency_ms"] for r in front], [r["val_miou"] for r in front], "k--", lw=1, label="Pareto front")
+    ax.set_xlabel("onnxruntime ms per 256x256 frame"); ax.set_ylabel("validation mIoU")
+    ax.set_title("accuracy against speed"); ax.legend(fontsize=7)
+    lrs = sorted({r["lr"] for r in done}, reverse=True)
+    batches = sorted({r["batch_size"] for r in done})
+    for ax, arch in zip(axes[1:], archs):
+        grid = np.full((len(lrs), len(batches)), np.nan)
+        for r in done:
+            if r["arch"] == arch:
+                grid[lrs.index(r["lr"]), batches.index(r["batch_size"])] = r["val_miou"]
+        ax.imshow(grid, cmap="viridis", vmin=np.nanmin([r["val_miou"] for r in done]),
+                  vmax=np.nanmax([r["val_miou"] for r in done]))
+        for (i, j), v in np.ndenumerate(grid):
+            ax.text(j, i, "-" if v != v else f"{v:.3f}", ha="center", va="center", fontsize=8,
+                    color="white" if v != v or v < np.nanmean(grid) else "black")
+        ax.set_xticks(range(len(batches)), batches); ax.set_yticks(range(len(lrs)), [f"{v:.0e}" for v in lrs])
+        ax.set_xlabel("batch size"); ax.set_ylabel("stage-2 lr"); ax.set_title(f"{arch}: val mIoU")
+    fig.tight_layout()
+    if out is not None:
+        fig.savefig(out / "sweep.png", dpi=90)
+    return fig
