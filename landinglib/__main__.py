@@ -95,7 +95,8 @@ def _sweep(args: argparse.Namespace) -> int:
     base = PipelineConfig.fast(**base_settings) if args.fast else PipelineConfig(**base_settings)
     grid = {"lr": args.lr or GRID["lr"], "batch_size": args.batch_size or GRID["batch_size"], "arch": args.arch or GRID["arch"]}
     cfg = SweepConfig(out=args.out, study=args.study, storage=args.storage, sampler=args.sampler, grid=grid,
-                      trials=args.trials, base=base, epochs1=args.epochs1, epochs2=args.epochs2, prune=not args.no_prune,
+                      trials=args.trials, base=base, epochs1=args.epochs1 or (1 if args.fast else None),
+                      epochs2=args.epochs2 or (2 if args.fast else None), prune=not args.no_prune,
                       latency=not args.no_latency, seed=args.seed)
     start = time.perf_counter()
     rows = run_sweep(cfg)

@@ -19,12 +19,14 @@ The study lives in a database (SQLite by default, or any URL Optuna accepts), so
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import statistics
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -41,8 +43,8 @@ class SweepConfig:
     """What ``run_sweep`` searches and where it keeps the study.
 
     ``grid``: the values per parameter (``GRID`` by default); ``base``: the pipeline settings every
-    trial starts from (its epochs are per architecture, ``pipeline.EPOCHS``, unless ``epochs1`` /
-    ``epochs2`` are set here); ``trials``: how many trials this call runs (None: the whole grid; TPE
+    trial starts from (data, size, device...); the epochs are ``epochs1`` / ``epochs2`` when set,
+    else per architecture (``pipeline.EPOCHS``); ``trials``: how many trials this call runs (None: the whole grid; TPE
     needs a number); ``storage``: an Optuna database URL (default: ``{out}/study.db``).
     """
 
@@ -77,14 +79,26 @@ class SweepConfig:
         return self.storage or f"sqlite:///{Path(self.out).resolve() / 'study.db'}"
 
 
+@contextlib.contextmanager
+def _quiet_experimental():
+    """Optuna marks its heartbeat API "experimental" at every use; that warning is not news to a learner."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
+
 def _storage(cfg: SweepConfig):
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     url = cfg.storage_url()
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # several processes wait their turn
-    return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=cfg.heartbeat_s, grace_period=cfg.grace_s,
-                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2)), optuna
+    with _quiet_experimental():
+        storage = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=cfg.heartbeat_s, grace_period=cfg.grace_s,
+                             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2))
+    return storage, optuna
 
 
 def open_study(cfg: SweepConfig):
@@ -112,12 +126,10 @@ def _suggest(trial, cfg: SweepConfig) -> dict:
 
 def trial_config(cfg: SweepConfig, number: int, params: dict) -> PipelineConfig:
     """The pipeline settings of one trial: the base, the trial's parameters, its own folder."""
-    base = cfg.base or PipelineConfig()
     epochs1, epochs2 = EPOCHS[params["arch"]]
-    return replace(base, arch=params["arch"], batch_size=int(params["batch_size"]), lr2=float(params["lr"]),
-                   lr1=2 * float(params["lr"]), out=str(Path(cfg.out) / f"trial-{number:03d}"),
-                   epochs1=cfg.epochs1 or (base.epochs1 if cfg.base and cfg.base.epochs1 else epochs1),
-                   epochs2=cfg.epochs2 or (base.epochs2 if cfg.base and cfg.base.epochs2 else epochs2))
+    return replace(cfg.base or PipelineConfig(), arch=params["arch"], batch_size=int(params["batch_size"]),
+                   lr2=float(params["lr"]), lr1=2 * float(params["lr"]), out=str(Path(cfg.out) / f"trial-{number:03d}"),
+                   epochs1=cfg.epochs1 or epochs1, epochs2=cfg.epochs2 or epochs2)
 
 
 def onnx_latency_ms(checkpoint: str | Path, runs: int = 20, size: int = 256) -> float:
@@ -146,7 +158,9 @@ def _objective(cfg: SweepConfig):
 
     def objective(trial) -> float:
         params = _suggest(trial, cfg)
-        number = optuna.storages.RetryFailedTrialCallback.retried_trial_number(trial) or trial.number
+        frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
+        retried = frozen.system_attrs.get("failed_trial")  # set on a retry of a killed trial
+        number = trial.number if retried is None else retried  # a retry continues in the killed trial's folder
         pipeline_cfg = trial_config(cfg, number, params)
         trial.set_user_attr("out", pipeline_cfg.out)
 
@@ -198,7 +212,8 @@ def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
     say(f"study {cfg.study!r} in {cfg.storage_url()} ({cfg.sampler}): {len(study.trials)} trial(s) so far")
     objective, ran = _objective(cfg), 0
     while cfg.trials is None or ran < cfg.trials:
-        fail_stale_trials(study)  # trials of killed processes: failed, and queued again with the same parameters
+        with _quiet_experimental():
+            fail_stale_trials(study)  # trials of killed processes: failed, and queued again with the same parameters
         if not _work_left(study, cfg):
             break
         study.optimize(objective, n_trials=1, gc_after_trial=True)

@@ -31,6 +31,8 @@ def test_a_two_trial_grid_runs_once_and_a_second_call_finds_nothing_left(tmp_pat
     saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert len(saved["trials"]) == 2 and (tmp_path / "sweep" / "sweep.png").is_file()
     assert len(sweep.run_sweep(cfg, say=lambda line: None)) == 2  # resumed: the grid is done, nothing runs again
+    reported = [sorted(t.intermediate_values) for t in sweep.open_study(cfg).trials]
+    assert reported == [[1, 2], [1, 2]]  # validation mIoU after each stage-2 epoch: what the pruner judges
 
 
 RUNNER = textwrap.dedent("""
@@ -77,8 +79,8 @@ def test_two_processes_share_one_study_without_running_a_grid_point_twice(tmp_pa
         _, err = r.communicate(timeout=600)
         assert r.returncode == 0, err[-2000:]
     rows = sweep.sweep_rows(sweep.open_study(_config(tmp_path, batch_sizes=(2, 3, 4, 5))))
-    assert [r["state"] for r in rows] == ["COMPLETE"] * 4
-    assert sorted(r["batch_size"] for r in rows) == [2, 3, 4, 5]
+    assert len(rows) == 4 and {r["state"] for r in rows} <= {"COMPLETE", "PRUNED"}  # the median pruner may stop one
+    assert sorted(r["batch_size"] for r in rows) == [2, 3, 4, 5]  # every grid point once: none twice, none lost
 
 
 def test_table_and_pareto_front_rank_by_validation_and_latency():
