@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TORCH_CPU := torch==2.13.0
 NBVAL  := --nbval-lax --nbval-current-env --nbval-cell-timeout=600
 
-.PHONY: install train test lab notebooks bench data clean-data
+.PHONY: install train test lab notebooks bench data clean-data mutation
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,6 +42,11 @@ bench: install
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/inference_latency.py
 	$(PY) benchmarks/profile_breakdown.py --arch ultra-fast fast
+
+mutation: install   ## plant small bugs in the core modules (mutmut) and count how many the fast unit tests catch
+	$(PY) -m pip install --quiet "mutmut>=3"
+	LANDINGLIB_FAST=1 $(VENV)/bin/mutmut run --max-children $$(nproc)
+	$(VENV)/bin/mutmut results
 
 clean-data:
 	rm -rf data/synthetic
