@@ -221,7 +221,9 @@ def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
     rows = sweep_rows(study)
     (Path(cfg.out) / "sweep.json").write_text(json.dumps({"config": _jsonable(cfg), "trials": rows}, indent=2))
     if any(r["state"] == "COMPLETE" for r in rows):
-        plot_sweep(rows, Path(cfg.out))
+        import matplotlib.pyplot as plt
+
+        plt.close(plot_sweep(rows, Path(cfg.out)))  # saved to a file; a notebook draws it when it asks
     return rows
 
 
@@ -284,18 +286,26 @@ def plot_sweep(rows: list[dict], out: Path | None = None):
         ax.plot([r["latency_ms"] for r in front], [r["val_miou"] for r in front], "k--", lw=1, label="Pareto front")
     ax.set_xlabel("onnxruntime ms per 256x256 frame"); ax.set_ylabel("validation mIoU")
     ax.set_title("accuracy against speed"); ax.legend(fontsize=7)
-    lrs = sorted({r["lr"] for r in done}, reverse=True)
-    batches = sorted({r["batch_size"] for r in done})
+    tried = [r for r in rows if r.get("arch") in archs and r["state"] in ("COMPLETE", "PRUNED")]
+    lrs = sorted({r["lr"] for r in tried}, reverse=True)
+    batches = sorted({r["batch_size"] for r in tried})
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("0.88")  # light grey: pruned, or not run
     for ax, arch in zip(axes[1:], archs):
         grid = np.full((len(lrs), len(batches)), np.nan)
-        for r in done:
+        labels = np.full(grid.shape, "not run", dtype=object)
+        for r in tried:
             if r["arch"] == arch:
-                grid[lrs.index(r["lr"]), batches.index(r["batch_size"])] = r["val_miou"]
-        ax.imshow(grid, cmap="viridis", vmin=np.nanmin([r["val_miou"] for r in done]),
-                  vmax=np.nanmax([r["val_miou"] for r in done]))
+                cell = lrs.index(r["lr"]), batches.index(r["batch_size"])
+                if r["state"] == "COMPLETE":
+                    grid[cell], labels[cell] = r["val_miou"], f"{r['val_miou']:.3f}"
+                else:
+                    labels[cell] = "pruned"
+        ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=min(r["val_miou"] for r in done),
+                  vmax=max(r["val_miou"] for r in done))
         for (i, j), v in np.ndenumerate(grid):
-            ax.text(j, i, "-" if v != v else f"{v:.3f}", ha="center", va="center", fontsize=8,
-                    color="white" if v != v or v < np.nanmean(grid) else "black")
+            ax.text(j, i, labels[i, j], ha="center", va="center", fontsize=8,
+                    color="black" if v != v or v >= np.nanmean(grid) else "white")
         ax.set_xticks(range(len(batches)), batches); ax.set_yticks(range(len(lrs)), [f"{v:.0e}" for v in lrs])
         ax.set_xlabel("batch size"); ax.set_ylabel("stage-2 lr"); ax.set_title(f"{arch}: val mIoU")
     fig.tight_layout()
