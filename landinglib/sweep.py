@@ -289,8 +289,7 @@ def plot_sweep(rows: list[dict], out: Path | None = None):
     tried = [r for r in rows if r.get("arch") in archs and r["state"] in ("COMPLETE", "PRUNED")]
     lrs = sorted({r["lr"] for r in tried}, reverse=True)
     batches = sorted({r["batch_size"] for r in tried})
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("0.88")  # light grey: pruned, or not run
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.88")  # light grey: pruned, or not run
     for ax, arch in zip(axes[1:], archs):
         grid = np.full((len(lrs), len(batches)), np.nan)
         labels = np.full(grid.shape, "not run", dtype=object)
