@@ -102,6 +102,8 @@ def scale_for_gsd(gsd_m: float, train_gsd_m: float, limits: tuple[float, float] 
 # --- any image size in bounded memory -------------------------------------------------------
 MAX_IMAGE_PIXELS = 1 << 30
 """The largest image (width x height) ``predict_bounded`` accepts: OpenCV's own decoder limit."""
+MAX_NETWORK_PIXELS = 64_000_000
+"""The most pixels the network is asked to see in one image (a coarse GSD can ask to enlarge a photo)."""
 WORKING_SIDE = 2048
 """Landing sites and the overlay are computed at most this many pixels on the long side."""
 
@@ -207,6 +209,9 @@ def predict_bounded(model: torch.nn.Module, path: str | os.PathLike, *, short_si
     """
     height, width = image_size(path)
     scale = scale_for((height, width), short_side) if scale is None else scale
+    if height * width * scale * scale > MAX_NETWORK_PIXELS:
+        raise ValueError(f"{path} at scale {scale:.3g} would be {height * width * scale * scale / 1e6:.0f} MP for the "
+                         f"network (at most {MAX_NETWORK_PIXELS / 1e6:.0f} MP): is the GSD right?")
     working = min(1.0, working_side / max(height, width))
     need = max(min(height, width) * max(scale, working), 1)
     image, _ = read_reduced(path, int(math.ceil(need)))

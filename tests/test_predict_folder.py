@@ -136,6 +136,8 @@ def test_an_image_too_large_for_the_decoder_fails_with_a_clear_message(tmp_path,
     monkeypatch.setattr(inference, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(ValueError, match="split it into tiles"):
         inference.predict_bounded(SafeAbove(), tmp_path / "a.png")
+    with pytest.raises(ValueError, match="is the GSD right"):  # 40 x 50 px enlarged 2000 times
+        inference.predict_bounded(SafeAbove(), tmp_path / "a.png", scale=2000.0)
     (tmp_path / "b.jpg").write_bytes(b"not an image")
     with pytest.raises(ValueError, match="corrupt or not an image"):
         inference.image_size(tmp_path / "b.jpg")
