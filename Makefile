@@ -45,7 +45,8 @@ bench: install
 
 mutation: install   ## plant small bugs in the core modules (mutmut) and count how many the fast unit tests catch
 	$(PY) -m pip install --quiet "mutmut>=3"
-	LANDINGLIB_FAST=1 $(VENV)/bin/mutmut run --max-children $$(nproc)
+	@# one OpenMP thread: mutmut forks a process per mutant, and a forked OpenMP thread pool can hang
+	OMP_NUM_THREADS=1 LANDINGLIB_FAST=1 $(VENV)/bin/mutmut run --max-children $$(nproc)
 	$(VENV)/bin/mutmut results
 
 clean-data:

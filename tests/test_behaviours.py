@@ -172,3 +172,63 @@ def test_int8_calibration_sets_its_ranges_from_the_images_it_is_given(tmp_path):
     node = next(n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "image")
     scale = float(inits[node.input[1]])
     assert scale == pytest.approx(0.5 / 255, rel=0.05)  # range [0, 0.5] over 255 steps
+
+
+# --- found by mutation testing (make mutation): behaviours no test pinned -------------------
+def test_confusion_counts_stay_exact_beyond_float32_precision():
+    from landinglib.metrics import ConfusionMatrix
+
+    cm = ConfusionMatrix(2)
+    big = torch.zeros(1, 4097, 4097, dtype=torch.long)  # 16,785,409 pixels: float32 counts in steps of 2 here
+    cm.update(big, big)
+    cm.update(torch.zeros(1, 1, 1, dtype=torch.long), torch.zeros(1, 1, 1, dtype=torch.long))
+    assert int(cm.matrix[0, 0]) == 4097 * 4097 + 1 and cm.matrix.dtype == torch.int64
+
+
+def test_scores_of_absent_classes_raise_no_numpy_warnings():
+    import warnings
+
+    from landinglib.metrics import scores
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0/0 for a class that is nowhere must not warn
+        s = scores(np.array([[5, 0, 0], [1, 3, 0], [0, 0, 0]]))
+    assert s["iou"][2] != s["iou"][2] and s["miou"] == pytest.approx((5 / 6 + 3 / 4) / 2)
+
+
+def test_comparison_table_has_a_time_column_only_when_times_were_measured():
+    from landinglib.metrics import compare
+
+    timed = {"miou": 0.5, "pixel_accuracy": 0.8, "iou": [0.5, float("nan")], "seconds_per_image": 0.0123}
+    untimed = {"miou": 0.4, "pixel_accuracy": 0.7, "iou": [0.4, 0.4]}
+    table = compare({"net": timed, "baseline": untimed}, ["a", "b"])
+    assert table.header == ["model", "mIoU", "pix acc", "a", "b", "ms/img"]
+    assert table.rows[0] == ["net", "0.500", "0.800", "0.500", "-", "12.3"] and table.rows[1][-1] == ""
+    assert compare({"baseline": untimed}, ["a", "b"]).header == ["model", "mIoU", "pix acc", "a", "b"]
+
+
+def test_class_files_from_spreadsheets_and_plain_json_lists_read_the_same(tmp_path):
+    from landinglib.classes import read_class_file
+
+    (tmp_path / "excel.csv").write_bytes("\ufeffname,r,g,b,landing\nroad,1,2,3,Safe\n".encode("utf-8"))  # with a BOM
+    (tmp_path / "list.json").write_text('[{"name": "road", "r": 1, "g": 2, "b": 3, "landing": "Safe"}]')
+    a, b = read_class_file(tmp_path / "excel.csv"), read_class_file(tmp_path / "list.json")
+    assert a.taxonomy.names == b.taxonomy.names == ("road",) and a.taxonomy.colors == b.taxonomy.colors == ((1, 2, 3),)
+    with pytest.raises(FileNotFoundError, match="class file not found: .*none.csv"):
+        read_class_file(tmp_path / "none.csv")
+
+
+class _NotATensor:
+    pass
+
+
+def test_checkpoints_are_read_without_running_pickled_code_and_wrapped_state_dicts_load(tmp_path):
+    from landinglib.checkpoint import load_checkpoint
+
+    state = build_model("ultra-fast", 4).state_dict()
+    torch.save({"model": state, "format": "landinglib-checkpoint-v1", "extra": _NotATensor()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="cannot read checkpoint"):  # weights_only: arbitrary objects refused
+        load_checkpoint(tmp_path / "evil.pt")
+    torch.save({"state_dict": state, "epoch": 3}, tmp_path / "wrapped.pth")
+    loaded = load_checkpoint(tmp_path / "wrapped.pth")
+    assert loaded["format"] is None and set(loaded["model"]) == set(state)
