@@ -47,16 +47,19 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_paths(args: argparse.Namespace, *names: str) -> None:
+    """Each named path option that is given must exist: fail before any work starts."""
+    for name in names:
+        path = getattr(args, name)
+        if path is not None and not Path(path).exists():
+            raise FileNotFoundError(f"--{name.replace('_', '-')} {path}: no such file or folder")
+
+
 def _train(args: argparse.Namespace) -> int:
     """Stages 0 -> 1 -> 2 with the given paths and settings; prints the results table."""
     from .pipeline import PipelineConfig, run
 
-    paths = (("--dronedeploy", args.dronedeploy), ("--udd6", args.udd6), ("--init", args.init),
-             ("--stage1-data", args.stage1_data), ("--stage1-classes", args.stage1_classes),
-             ("--stage2-data", args.stage2_data), ("--classes", args.classes))
-    for flag, path in paths:
-        if path is not None and not Path(path).exists():
-            raise FileNotFoundError(f"{flag} {path}: no such file or folder")
+    _check_paths(args, "dronedeploy", "udd6", "init", "stage1_data", "stage1_classes", "stage2_data", "classes")
     settings = dict(dronedeploy=args.dronedeploy, udd6=args.udd6, out=args.out, init=args.init, device=args.device,
                     workers=args.workers, seed=args.seed, arch=args.arch, augment=args.augment,
                     stage1_data=args.stage1_data, stage1_classes=args.stage1_classes, stage2_data=args.stage2_data,
@@ -87,9 +90,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from .pipeline import PipelineConfig
     from .sweep import GRID, SweepConfig, pareto_front, run_sweep, sweep_table
 
-    for flag, path in (("--stage2-data", args.stage2_data), ("--classes", args.classes)):
-        if path is not None and not Path(path).exists():
-            raise FileNotFoundError(f"{flag} {path}: no such file or folder")
+    _check_paths(args, "stage2_data", "classes")
     base_settings = dict(stage2_data=args.stage2_data, classes=args.classes, device=args.device, workers=args.workers,
                          seed=args.seed)
     base = PipelineConfig.fast(**base_settings) if args.fast else PipelineConfig(**base_settings)
@@ -138,7 +139,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     """Overlay, full-size mask and landing-site JSON per image; a bad file is reported, not fatal."""
-    from .predict_folder import REPORT, list_images, predict_folder
+    from .predict_folder import REPORT, count_results, list_images, predict_folder
 
     from .model import load_checkpoint
 
@@ -151,7 +152,7 @@ def _predict(args: argparse.Namespace) -> int:
                              train_gsd_m=train_gsd, drone_radius_m=args.drone_radius, short_side=args.short_side,
                              flip_tta=args.tta)
     failed = [r for r in results if r.status == "failed"]
-    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
+    counts = count_results(results)
     print(f"{counts['done']} predicted, {counts['skipped']} skipped (already complete), {counts['failed']} failed; "
           f"report in {Path(args.out) / REPORT}")
     for r in failed:

@@ -236,17 +236,8 @@ def _udd6_root(root: Path) -> Path:
 
 
 def _pair_udd6(folder: Path) -> list[tuple[Path, Path]]:
-    images = _images_in(folder / "src")
-    labels = {p.stem: p for p in sorted((folder / "gt").glob("*")) if p.suffix.lower() == ".png"}
-    if not images:
-        raise FileNotFoundError(f"no images in {folder / 'src'} (expected *.JPG files)")
-    for stem, path in images.items():
-        if stem not in labels:
-            raise FileNotFoundError(f"no label for {path} (expected {folder / 'gt' / (stem + '.png')})")
-    for stem, path in labels.items():
-        if stem not in images:
-            raise FileNotFoundError(f"label {path} has no image (expected {folder / 'src' / (stem + '.JPG')})")
-    return [(images[s], labels[s]) for s in sorted(images)]
+    pairs = _pair_by_stem(folder / "src", folder / "gt", label_suffixes=(".png",))
+    return [pairs[s] for s in sorted(pairs)]
 
 
 # --- DroneDeploy -----------------------------------------------------------------------
@@ -526,9 +517,12 @@ class FolderDataset(_SegmentationDataset):
                 f"from {Path(self.class_file.path).name}, target={self.target!r}, images={_shown(self.images_dir)!r})")
 
 
-def _pair_by_stem(images: Path, labels: Path) -> dict[str, tuple[Path, Path]]:
+def _pair_by_stem(images: Path, labels: Path,
+                  label_suffixes=(".png", ".tif", ".tiff", ".bmp")) -> dict[str, tuple[Path, Path]]:
+    """stem -> (image, label) for two folders; an image without a label, or a label without an
+    image, is an error naming the file."""
     found = _images_in(images)
-    marks = {p.stem: p for p in sorted(labels.iterdir()) if p.suffix.lower() in (".png", ".tif", ".tiff", ".bmp")}
+    marks = {p.stem: p for p in sorted(labels.iterdir()) if p.suffix.lower() in label_suffixes}
     if not found:
         raise FileNotFoundError(f"no images in {images} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     missing = [p for stem, p in found.items() if stem not in marks]

@@ -45,6 +45,11 @@ class FileResult:
     seconds: float = 0.0
 
 
+def count_results(results: list[FileResult]) -> dict[str, int]:
+    """How many images were done, skipped and failed."""
+    return {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
+
+
 def list_images(source: str | os.PathLike) -> list[Path]:
     """The image files of a folder (sorted; by suffix, see ``data.IMAGE_SUFFIXES``), or one file."""
     source = Path(source)
@@ -73,8 +78,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def _palette_png(mask: np.ndarray) -> bytes:
     """A palette PNG of class indices coloured with the landing palette (fast compression)."""
     image = Image.fromarray(mask, mode="P")
-    palette = [v for colour in classes.LANDING.colors for v in colour]
-    image.putpalette(palette + [0] * (768 - len(palette)))
+    image.putpalette(classes.LANDING.palette().ravel().tolist())
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
@@ -158,7 +162,6 @@ def predict_folder(model, source: str | os.PathLike, out: str | os.PathLike, *, 
             bar.update()
     if bar is not None:
         bar.close()
-    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
-    write_atomic(out / REPORT, json.dumps({"source": str(source), "counts": counts,
+    write_atomic(out / REPORT, json.dumps({"source": str(source), "counts": count_results(results),
                                             "images": [asdict(r) for r in results]}, indent=2).encode())
     return results
