@@ -173,7 +173,8 @@ def onnx_accuracy(session, loader, num_classes: int, reference=None) -> dict:
     return evaluate(session, loader, num_classes, reference=reference)
 
 
-def _time(fn, runs: int, warmup: int) -> dict:
+def time_call(fn, runs: int, warmup: int) -> dict:
+    """Median and p90 milliseconds of ``fn()`` over ``runs`` calls, after ``warmup`` untimed ones."""
     for _ in range(warmup):
         fn()
     times = []
@@ -205,11 +206,11 @@ def benchmark_latency(model: torch.nn.Module, fp32_path, int8_path=None, *, size
                                      (torch.channels_last, "PyTorch channels_last")):
                     model.to(memory_format=layout)
                     xl = x.contiguous(memory_format=layout)
-                    rows.append({"engine": name, "batch": batch, **_time(lambda: model(xl), runs, warmup)})
+                    rows.append({"engine": name, "batch": batch, **time_call(lambda: model(xl), runs, warmup)})
                 model.to(memory_format=torch.contiguous_format)
             feed = {"image": x.numpy()}
             for name, session in sessions.items():
-                rows.append({"engine": name, "batch": batch, **_time(lambda s=session: s.run(None, feed), runs, warmup)})
+                rows.append({"engine": name, "batch": batch, **time_call(lambda s=session: s.run(None, feed), runs, warmup)})
     finally:
         torch.set_num_threads(previous)
     for row in rows:

@@ -23,7 +23,6 @@ import contextlib
 import json
 import logging
 import math
-import statistics
 import tempfile
 import time
 import warnings
@@ -144,13 +143,7 @@ def onnx_latency_ms(checkpoint: str | Path, runs: int = 20, size: int = 256) -> 
         export.to_onnx(model, Path(tmp) / "m.onnx", size=size, check=False)
         session = export.onnx_session(Path(tmp) / "m.onnx", threads=2)
         x = {"image": np.random.default_rng(0).standard_normal((1, 3, size, size), dtype=np.float32)}
-        session.run(None, x)
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            session.run(None, x)
-            times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+        return export.time_call(lambda: session.run(None, x), runs, warmup=1)["median_ms"]
 
 
 def _objective(cfg: SweepConfig):
