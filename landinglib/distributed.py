@@ -36,6 +36,11 @@ def setup(device: str = "auto") -> torch.device | None:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() and device != "cpu"
     if use_cuda:
+        gpus, here = torch.cuda.device_count(), int(os.environ.get("LOCAL_WORLD_SIZE", local_rank + 1))
+        if here > gpus:  # NCCL needs one GPU per process; two ranks on one GPU fail deep inside torch
+            from .devices import DeviceUnavailable
+            raise DeviceUnavailable(f"torchrun started {here} processes on this machine but it has {gpus} GPU(s): "
+                                    f"use --nproc_per_node={gpus}, or --device cpu to train on the CPU (gloo)")
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")

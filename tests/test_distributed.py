@@ -8,7 +8,8 @@ from landinglib import distributed
 
 def _train(out, nproc):
     env = {**os.environ, "LANDINGLIB_FAST": "1", "OMP_NUM_THREADS": "1"}
-    cmd = ["-m", "landinglib", "train", "--fast", "--out", str(out), "--workers", "0", "--epochs1", "2", "--epochs2", "3"]
+    cmd = ["-m", "landinglib", "train", "--fast", "--out", str(out), "--workers", "0", "--epochs1", "2", "--epochs2", "3",
+           "--device", "cpu"]  # gloo on the CPU, also where a GPU is present
     if nproc > 1:
         cmd = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] + cmd
     result = subprocess.run([sys.executable, *cmd], env=env, capture_output=True, text=True, timeout=600)
@@ -27,6 +28,23 @@ def test_two_gloo_processes_train_like_one(tmp_path):
         assert abs(a["test_miou"] - b["test_miou"]) < 0.2, (a["test_miou"], b["test_miou"])
         assert abs(a["val_loss"] - b["val_loss"]) < 0.25 * a["val_loss"]
     assert sorted(p.name for p in (tmp_path / "two" / "stage2").iterdir()) == ["best.pt", "last.pt"]
+
+
+def test_more_processes_than_gpus_is_a_clear_error_not_a_crash_inside_nccl(monkeypatch):
+    """Seen on a one-GPU machine: torchrun --nproc_per_node=2 made rank 1 fail in cuda.set_device(1)."""
+    import pytest
+    import torch
+
+    from landinglib.devices import DeviceUnavailable
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda i: pytest.fail("must refuse before choosing a GPU"))
+    with pytest.raises(DeviceUnavailable, match="2 processes .* 1 GPU.*--nproc_per_node=1.*--device cpu"):
+        distributed.setup("auto")
 
 
 def test_single_process_helpers_are_no_ops():
