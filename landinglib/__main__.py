@@ -61,11 +61,11 @@ def _train(args: argparse.Namespace) -> int:
 
     _check_paths(args, "dronedeploy", "udd6", "init", "stage1_data", "stage1_classes", "stage2_data", "classes")
     settings = dict(dronedeploy=args.dronedeploy, udd6=args.udd6, out=args.out, init=args.init, device=args.device,
-                    workers=args.workers, seed=args.seed, arch=args.arch, augment=args.augment,
+                    workers=args.workers, seed=args.seed, augment=args.augment,
                     stage1_data=args.stage1_data, stage1_classes=args.stage1_classes, stage2_data=args.stage2_data,
                     classes=args.classes)
-    for name in ("epochs1", "epochs2", "batch_size", "size", "crop"):
-        if getattr(args, name) is not None:
+    for name in ("arch", "epochs1", "epochs2", "batch_size", "size", "crop"):
+        if getattr(args, name) is not None:  # None: PipelineConfig's default
             settings[name] = getattr(args, name)
     if args.batch_size is not None and args.batch_size < 2:
         raise ValueError(f"--batch-size {args.batch_size}: BatchNorm needs at least 2 images per batch")
@@ -213,9 +213,9 @@ def main(argv: list[str] | None = None) -> int:
                                             "25-100%% of the image resized to --size)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--init", metavar="PATH", help="stage 0 weights: a checkpoint or state_dict file")
-    p.add_argument("--arch", default="ultra-fast", choices=["ultra-fast", "fast", "accurate"],
-                   help="architecture (default ultra-fast, the reference; fast = the under-5-ms model; "
-                        "accurate = BiSeNetV2)")
+    p.add_argument("--arch", choices=["ultra-fast", "fast", "accurate"],
+                   help="architecture (default fast: the under-5-ms model; ultra-fast = the reference the "
+                        "notebooks teach; accurate = BiSeNetV2)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoints in --out")
     p.add_argument("--workers", type=int, help="DataLoader workers (default: spare cores)")
     p.add_argument("--seed", type=int, default=0)

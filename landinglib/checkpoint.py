@@ -147,7 +147,10 @@ def load_weights(model: nn.Module, source) -> LoadReport:
         else:
             report.dropped.append(name)
     if not any(not n.endswith("num_batches_tracked") for n in report.matched):
-        raise ValueError(f"no tensor of {where} matches {type(model).__name__}: is it a checkpoint of another architecture?")
+        guess = _likely_architecture(state)
+        hint = (f"its tensors are those of {guess!r}: build that model (build_model({guess!r}), --arch {guess})"
+                if guess else "is it a checkpoint of another architecture?")
+        raise ValueError(f"no tensor of {where} matches {type(model).__name__}: {hint}")
     report.new = [n for n in own if n not in usable]
     owners = {id(m): m for m in (_owner(model, n) for n in report.new)}
     for module in owners.values():
@@ -155,6 +158,23 @@ def load_weights(model: nn.Module, source) -> LoadReport:
             module.reset_parameters()
     model.load_state_dict(usable, strict=False)
     return report
+
+
+def _likely_architecture(state: dict) -> str | None:
+    """The registered architecture whose tensor names and shapes ``state`` matches best (classifiers
+    aside, since their class count may differ), or None when none matches most of them."""
+    from .models import MODELS
+
+    state = {n: t for n, t in state.items() if hasattr(t, "shape")}
+    best, best_share = None, 0.5
+    for name, cls in MODELS.items():
+        own = cls(4).state_dict()
+        if cls is UltraFastBiSeNet:
+            state = UltraFastBiSeNet.upgrade_names(dict(state))
+        share = sum(n in own and (own[n].shape == t.shape or "classifier" in n) for n, t in state.items()) / max(len(state), 1)
+        if share > best_share:
+            best, best_share = name, share
+    return best
 
 
 def _owner(model: nn.Module, name: str) -> nn.Module:

@@ -173,7 +173,9 @@ def test_init_from_a_guide_state_dict_through_the_command_line(tmp_path):
     path = tmp_path / "origin.pth"
     state = origin_state_dict(7)
     torch.save(state, path)
-    model, report = stage0(PipelineConfig(init=str(path)), num_classes=6)
+    with pytest.raises(ValueError, match="tensors are those of 'ultra-fast'.*--arch ultra-fast"):
+        stage0(PipelineConfig(init=str(path)), num_classes=6)  # the default network is fast: say which one fits
+    model, report = stage0(PipelineConfig(init=str(path), arch="ultra-fast"), num_classes=6)
     assert len(report.matched) == 36 and sorted(report.new) == ["classifier.bias", "classifier.weight"]
     assert torch.equal(model.backbone[9].weight, state["backbone.9.weight"])
 

@@ -72,10 +72,12 @@ def test_size_alone_brings_the_default_crop_down_with_it(tmp_path):
                  "--workers", "0"]) == 0
     saved = json.loads((tmp_path / "x" / "results.json").read_text())["config"]
     assert saved["size"] == 96 and saved["crop"] == 96
+    assert saved["arch"] == "fast"  # the command's default network is the pipeline's default
 
 
 def test_epochs_default_per_architecture_and_stay_when_given():
-    assert pipeline.PipelineConfig().arch == "ultra-fast"
+    assert pipeline.PipelineConfig().arch == "fast"  # the default; ultra-fast is the reference the notebooks teach
+    assert pipeline.EPOCHS["fast"] == (12, 24) and pipeline.EPOCHS["ultra-fast"] == (6, 8)
     for arch, (e1, e2) in pipeline.EPOCHS.items():
         cfg = pipeline.PipelineConfig(arch=arch)
         assert (cfg.epochs1, cfg.epochs2) == (e1, e2)
