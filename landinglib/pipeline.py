@@ -36,10 +36,9 @@ class PipelineConfig:
     Measured on 2 cores (README): ``fast`` and ``ultra-fast`` (the reference the notebooks teach) both
     run the pipeline in about 4 minutes on AVX2, ``fast`` with 12 + 24 epochs against 6 + 8. On the
     realistic built-in world ``fast`` scores as high or higher on the test (0.435 / 0.440 against
-    0.431 / 0.375, seeds 0 / 1) and on the unseen-style test (0.376 / 0.325 against 0.324 / 0.304),
-    puts its best landing site on paved ground in more real frames (its receptive field spans a whole
-    roof; the reference sees 33 px, not enough to tell a concrete roof from a concrete plaza), and
-    its exported model answers in under 5 ms. ``arch="ultra-fast"`` is the reference network;
+    0.431 / 0.375, seeds 0 / 1) and on the unseen-style test (0.376 / 0.325 against 0.324 / 0.304):
+    its receptive field spans a whole roof, while the reference sees 33 px, not enough to tell a
+    concrete roof from a concrete plaza. And its exported model answers in under 5 ms. ``arch="ultra-fast"`` is the reference network;
     ``crop=None`` trains on 25-100 % of each image resized to ``size`` (the recipe of landinglib 0.1).
     """
 
