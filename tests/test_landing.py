@@ -107,3 +107,131 @@ def test_sites_and_reason_gives_sites_or_the_reason_never_both():
     narrow[:, 18:22] = 1
     sites, why = sites_and_reason(narrow, gsd_m=0.1, drone_radius_m=0.5, max_sites=3)
     assert sites == [] and why == explain_no_site(narrow, gsd_m=0.1, drone_radius_m=0.5) != ""
+
+
+# --- an independent oracle: every site field recomputed by brute force from the definitions in the docstring ---
+def _brute_distance(targets: np.ndarray, with_frame: bool) -> np.ndarray:
+    """Exact Euclidean distance from each pixel centre to the nearest target pixel centre (and, with_frame,
+    to the ring of pixels just outside the image)."""
+    h, w = targets.shape
+    pts = [(y, x) for y, x in zip(*np.nonzero(targets))]
+    if with_frame:
+        pts += [(y, x) for y in (-1, h) for x in range(-1, w + 1)] + [(y, x) for x in (-1, w) for y in range(h)]
+    if not pts:
+        return np.full((h, w), np.inf)
+    p = np.array(pts, float)
+    yy, xx = np.mgrid[:h, :w]
+    d2 = (yy[..., None] - p[:, 0]) ** 2 + (xx[..., None] - p[:, 1]) ** 2
+    return np.sqrt(d2.min(-1))
+
+
+def _brute_region_area(safe: np.ndarray) -> np.ndarray:
+    """Size of the 8-connected Safe region of each pixel (flood fill)."""
+    h, w = safe.shape
+    area = np.zeros((h, w), int)
+    seen = np.zeros((h, w), bool)
+    for sy, sx in zip(*np.nonzero(safe)):
+        if seen[sy, sx]:
+            continue
+        stack, members = [(sy, sx)], []
+        seen[sy, sx] = True
+        while stack:
+            y, x = stack.pop()
+            members.append((y, x))
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    ny, nx = y + dy, x + dx
+                    if 0 <= ny < h and 0 <= nx < w and safe[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        stack.append((ny, nx))
+        for y, x in members:
+            area[y, x] = len(members)
+    return area
+
+
+def _scene():
+    mask = np.zeros((36, 48), np.uint8)
+    mask[3:33, 4:30] = SAFE    # a large safe field
+    mask[14, 27] = DANGER      # a car at its edge, off the axes of most pixels
+    mask[20:27, 34:45] = SAFE  # a small second field
+    mask[22, 37] = 255         # an unlabelled pixel inside it
+    mask[[9, 24, 12, 20], [11, 19, 22, 17]] = 2  # bushes inside the large field: clearances off the axes
+    mask[33, 30] = SAFE        # joined to the large field only by a corner (8-connected)
+    mask[0:8, 34:46] = SAFE    # a strip along the top edge: its footprint disk reaches outside the image
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(4), size=mask.shape).transpose(2, 0, 1).astype(np.float32)
+    probs[SAFE] = np.where(mask == SAFE, 0.55 + 0.4 * rng.random(mask.shape), 0.1).astype(np.float32)
+    return mask, probs
+
+
+def test_every_site_field_matches_a_brute_force_recomputation():
+    mask, probs = _scene()
+    gsd, radius, margin = 0.1, 0.2, 0.15  # needs 3.5 px
+    need = (radius + margin) / gsd
+    clearance = _brute_distance(mask != SAFE, with_frame=True)
+    danger = _brute_distance(mask == DANGER, with_frame=False)
+    area = _brute_region_area(mask == SAFE)
+    k = int(2 * np.ceil(need) + 1)
+    yy, xx = np.mgrid[:k, :k] - k // 2
+    import cv2
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)).astype(float)
+    padded = np.pad(probs[SAFE].astype(float), k // 2)
+    p_safe = np.array([[(padded[y:y + k, x:x + k] * disk).sum() / disk.sum() for x in range(mask.shape[1])]
+                       for y in range(mask.shape[0])])
+    score = (0.4 * (1 - need / np.maximum(clearance, need))
+             + 0.2 * np.clip(np.log(np.maximum(area, 1) / (np.pi * need**2)) / np.log(100), 0, 1)
+             + 0.2 * (1 - np.exp(-danger / (4 * need))) + 0.2 * p_safe)
+    ok = (clearance >= need) & (p_safe >= 0.6)
+
+    expected, taken = [], np.zeros(mask.shape, bool)
+    ys, xs = np.nonzero(ok)
+    for i in np.argsort(-score[ys, xs], kind="stable"):
+        y, x = ys[i], xs[i]
+        if taken[y, x]:
+            continue
+        expected.append((x, y))
+        r = int(np.ceil(2 * clearance[y, x]))
+        taken |= (np.mgrid[:mask.shape[0], :mask.shape[1]][0] - y) ** 2 + (np.mgrid[:mask.shape[0], :mask.shape[1]][1] - x) ** 2 <= r * r
+        if len(expected) == 5:
+            break
+
+    sites = find_landing_sites(mask, gsd, radius, probs, margin_m=margin, max_sites=5, min_confidence=0.6)
+    assert [s.center for s in sites] == expected and len(sites) == 5
+    assert any(s.radius_px != round(s.radius_px) for s in sites)  # some clearances are diagonal
+    assert any(s.center[1] - s.radius_px < 0 for s in sites)  # some footprint disks reach outside the image
+    for s in sites:
+        x, y = s.center
+        assert s.radius_px == pytest.approx(clearance[y, x], abs=1e-3)
+        assert s.danger_distance_px == pytest.approx(danger[y, x], abs=1e-3)
+        assert s.area_px == area[y, x]
+        assert s.confidence == pytest.approx(p_safe[y, x], abs=1e-4)
+        assert s.score == pytest.approx(score[y, x], abs=1e-4)
+        assert s.reasons == [f"clear radius {clearance[y, x]:.0f} px = {clearance[y, x] * gsd:.1f} m (needs {need * gsd:.1f} m)",
+                             f"safe region of {area[y, x] * gsd**2:.0f} m²",
+                             f"danger {danger[y, x] * gsd:.1f} m away",
+                             f"model confidence {p_safe[y, x]:.0%} that the footprint is safe"]
+
+
+def test_without_probabilities_the_score_is_the_other_three_terms_renormalised():
+    mask, _ = _scene()
+    mask[14, 27] = SAFE  # no danger anywhere
+    need = 3.5
+    clearance = _brute_distance(mask != SAFE, with_frame=True)
+    area = _brute_region_area(mask == SAFE)
+    best = find_landing_sites(mask, 0.1, 0.2, margin_m=0.15, max_sites=1)[0]
+    x, y = best.center
+    expected = (0.4 * (1 - need / max(clearance[y, x], need))
+                + 0.2 * min(max(np.log(area[y, x] / (np.pi * need**2)) / np.log(100), 0), 1) + 0.2 * 1.0) / 0.8
+    assert best.score == pytest.approx(expected, abs=1e-4)
+    assert np.isinf(best.danger_distance_px) and np.isnan(best.confidence)
+    assert best.reasons[2] == "no danger in view" and len(best.reasons) == 3
+
+
+def test_site_json_fields_and_rounding():
+    from landinglib.landing import LandingSite
+
+    site = LandingSite((12, 7), 9.87654, 0.123456, 321, 4.04999, 0.98765, ["a", "b"])
+    assert site.as_dict() == {"center": [12, 7], "radius_px": 9.9, "score": 0.123, "area_px": 321,
+                              "danger_distance_px": 4.0, "confidence": 0.988, "reasons": ["a", "b"]}
+    assert footprint_radius_px(0.05, 0.5, 0.25) == pytest.approx(15.0)
+    assert footprint_radius_px(0.05, 0.5) == pytest.approx(10.0)
