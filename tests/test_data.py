@@ -103,6 +103,47 @@ def test_empty_folder_is_a_clear_error(tmp_path):
         UDD6Dataset(tmp_path / "d")
 
 
+def test_dronedeploy_layout_errors_name_the_path_and_what_was_expected(tmp_path, dronedeploy_root):
+    """The whole message of each layout error: the path that is wrong and the file names the loader looks for."""
+    import re
+
+    root = tmp_path / "d"
+    (root / "images").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError) as err:
+        DroneDeployDataset(root)
+    assert str(err.value) == f"{root} is not a DroneDeploy folder: {root / 'labels'} is missing"
+    (root / "labels").mkdir()
+    (root / "images").rmdir()
+    with pytest.raises(FileNotFoundError) as err:
+        DroneDeployDataset(root)
+    assert str(err.value) == f"{root} is not a DroneDeploy folder: {root / 'images'} is missing"
+    (root / "images").mkdir()
+    with pytest.raises(FileNotFoundError) as err:
+        DroneDeployDataset(root)
+    assert str(err.value) == f"no scenes in {root / 'images'} (expected <scene>-ortho.tif files)"
+
+    label = dronedeploy_root / "labels" / "abc1_TESTSCENE-label.png"
+    moved = label.read_bytes()
+    label.unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        DroneDeployDataset(dronedeploy_root)
+    image = dronedeploy_root / "images" / "abc1_TESTSCENE-ortho.tif"
+    assert str(err.value) == f"no label for {image} (expected {label})"
+    label.write_bytes(moved)
+    image.unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        DroneDeployDataset(dronedeploy_root)
+    assert str(err.value) == f"label {label} has no image (expected {image})"
+    assert re.search("not found: .*nope. Expected .*nope/images/<scene>-ortho.tif and .*nope/labels/<scene>-label.png",
+                     _error_of(lambda: DroneDeployDataset(tmp_path / "nope")))
+
+
+def _error_of(call) -> str:
+    with pytest.raises(FileNotFoundError) as err:
+        call()
+    return str(err.value)
+
+
 def test_image_without_label_names_the_file(udd6_root):
     (udd6_root / "train" / "gt" / "DJI_train_01.png").unlink()
     with pytest.raises(FileNotFoundError, match=r"no label for .*DJI_train_01\.JPG .*expected .*DJI_train_01\.png"):
