@@ -45,8 +45,9 @@ bench: install
 
 mutation: install   ## plant small bugs in the core modules (mutmut) and count how many the fast unit tests catch
 	$(PY) -m pip install --quiet "mutmut>=3"
-	@# one OpenMP thread: mutmut forks a process per mutant, and a forked OpenMP thread pool can hang
-	OMP_NUM_THREADS=1 LANDINGLIB_FAST=1 $(VENV)/bin/mutmut run --max-children $$(nproc)
+	@# one OpenMP thread and no DataLoader workers: mutmut forks a process per mutant, and thread pools or
+	@# worker processes started in a forked child can hang (each hang costs a timeout)
+	OMP_NUM_THREADS=1 LANDINGLIB_WORKERS=0 LANDINGLIB_FAST=1 $(VENV)/bin/mutmut run --max-children $$(nproc)
 	$(VENV)/bin/mutmut results
 
 clean-data:

@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="architecture (default fast: the under-5-ms model; ultra-fast = the reference the "
                         "notebooks teach; accurate = BiSeNetV2)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoints in --out")
-    p.add_argument("--workers", type=int, help="DataLoader workers (default: spare cores)")
+    p.add_argument("--workers", type=int, help="DataLoader workers (default: spare cores, or $LANDINGLIB_WORKERS)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", default="light", choices=["light", "strong"],
                    help="training augmentation (default light; strong adds colour, shadows, blur, noise, JPEG, "

@@ -40,6 +40,12 @@ def data_dir() -> Path:
 
 
 def default_workers() -> int:
-    """DataLoader workers that leave a core for the training loop (0 on a 1-core machine)."""
+    """DataLoader workers that leave a core for the training loop (0 on a 1-core machine);
+    ``$LANDINGLIB_WORKERS`` overrides it (e.g. 0 where worker processes cannot start)."""
+    if os.environ.get("LANDINGLIB_WORKERS", "").strip():
+        value = os.environ["LANDINGLIB_WORKERS"].strip()
+        if not value.isdigit():
+            raise ValueError(f"LANDINGLIB_WORKERS must be a whole number of worker processes, got {value!r}")
+        return int(value)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(0, min(4, cores - 1))

@@ -432,3 +432,22 @@ def test_repeat_lists_each_training_frame_several_times(udd6_root):
     np.testing.assert_array_equal(ds[4][1], ds[1][1])
     loaders = data.make_loaders("udd6", udd6_root, size=32, batch_size=2, num_workers=0, repeat=2)
     assert len(loaders.train.dataset) == 6 and len(loaders.val.dataset) == 2
+
+
+def test_loader_workers_default_to_the_spare_cores_unless_the_environment_says(monkeypatch, udd6_root):
+    from landinglib.runtime import default_workers
+
+    monkeypatch.delenv("LANDINGLIB_WORKERS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2})
+    assert default_workers() == 2
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+    assert default_workers() == 4
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})
+    assert default_workers() == 0
+    monkeypatch.setenv("LANDINGLIB_WORKERS", "3")
+    assert default_workers() == 3
+    monkeypatch.setenv("LANDINGLIB_WORKERS", "1")  # the affinity above says 0
+    assert data.make_loaders("udd6", udd6_root, size=64, batch_size=2).train.num_workers == 1
+    monkeypatch.setenv("LANDINGLIB_WORKERS", "two")
+    with pytest.raises(ValueError, match="LANDINGLIB_WORKERS must be a whole number"):
+        default_workers()
