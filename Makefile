@@ -45,8 +45,8 @@ bench: install
 
 mutation: install   ## plant small bugs in the core modules (mutmut) and count how many the fast unit tests catch
 	$(PY) -m pip install --quiet "mutmut>=3"
-	@# one OpenMP thread and no DataLoader workers: mutmut forks a process per mutant, and thread pools or
-	@# worker processes started in a forked child can hang (each hang costs a timeout)
+	@# one OpenMP thread and no worker processes (data loading, scene drawing): mutmut forks a process per
+	@# mutant, and thread pools or process pools started in a forked child can hang (each hang costs a timeout)
 	OMP_NUM_THREADS=1 LANDINGLIB_WORKERS=0 LANDINGLIB_FAST=1 $(VENV)/bin/mutmut run --max-children $$(nproc)
 	$(VENV)/bin/mutmut results
 

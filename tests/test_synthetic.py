@@ -480,3 +480,19 @@ def test_vehicles_and_trees_are_only_built_where_the_camera_looks():
                and cv2.pointPolygonTest(view, tuple(map(float, p.footprint.mean(0))), True) < -city.DETAIL_MARGIN_M]
     assert outside  # without an outline, cars are built all over the world
     assert sum(p.code == synthetic.ROOF for p in in_view.prisms) > 0  # buildings are kept everywhere
+
+
+def test_no_worker_processes_draws_the_scenes_in_this_process(tmp_path, monkeypatch):
+    """LANDINGLIB_WORKERS=0: nothing is forked (e.g. under a mutation tester, or where processes cannot start)."""
+    import landinglib.synthetic as synthetic_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(synthetic_module, "ProcessPoolExecutor", refuse)
+    monkeypatch.setenv("LANDINGLIB_WORKERS", "0")
+    root = synthetic_module.generate(tmp_path / "u", "udd6", 0, n_train=4, n_val=1, size=(96, 128))
+    assert len(list((root / "train" / "src").iterdir())) == 4
+    monkeypatch.setenv("LANDINGLIB_WORKERS", "2")
+    with pytest.raises(AssertionError, match="process pool"):
+        synthetic_module.generate(tmp_path / "v", "udd6", 0, n_train=4, n_val=1, size=(96, 128))

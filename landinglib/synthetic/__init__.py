@@ -161,6 +161,16 @@ def _write_udd6_frame(args) -> str:
     return name
 
 
+def _generation_workers() -> int:
+    """Processes that draw scenes: up to 4 cores; ``$LANDINGLIB_WORKERS=0`` (no worker processes) draws
+    them in this process."""
+    from ..runtime import default_workers
+
+    if os.environ.get("LANDINGLIB_WORKERS", "").strip():
+        return max(1, default_workers())
+    return min(4, os.cpu_count() or 1)
+
+
 def _pool_map(fn, jobs, workers: int):
     if workers <= 1 or len(jobs) < 4:
         return [fn(j) for j in jobs]
@@ -214,7 +224,7 @@ def generate(
     if stamp.exists() and not overwrite:
         if json.loads(stamp.read_text()).get("settings") == settings:
             return root
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = workers or _generation_workers()
     tmp = root.with_name(root.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     start = time.perf_counter()
@@ -285,7 +295,7 @@ def write_semantic_drone_layout(root: str | os.PathLike, n: int = 24, seed: int 
         (tmp / sub).mkdir(parents=True)
     style_id = len(STYLES)  # a seed stream of its own
     _pool_map(_write_semantic_drone_frame, [(tmp, name, (seed, style_id, i), size) for i, name in enumerate(names)],
-              workers or min(4, os.cpu_count() or 1))
+              workers or _generation_workers())
     (tmp / "GENERATED.json").write_text(json.dumps({"settings": settings, "note": "procedural data in the layout "
                                                      "of the TU Graz Semantic Drone Dataset; not real imagery"}))
     if root.exists():
