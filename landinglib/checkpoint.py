@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models import UltraFastBiSeNet, build_model, model_name
+from .models import MODELS, UltraFastBiSeNet, build_model, model_name
 
 CHECKPOINT_FORMAT = "landinglib-checkpoint-v1"
 
@@ -135,6 +135,10 @@ def load_weights(model: nn.Module, source) -> LoadReport:
             raise ValueError(f"{where} is a checkpoint of architecture {theirs!r}, but the model is "
                              f"{model_name(model)!r}; build the model with build_model({theirs!r})")
     state = source["model"] if isinstance(source, dict) and "model" in source else source
+    guess, own = _likely_architecture(state), model_name(model)
+    if guess and own in MODELS and guess != own:  # a classifier of the same shape must not pass for a match
+        raise ValueError(f"{where} holds the tensors of {guess!r}, not of {own!r}: "
+                         f"build that model (build_model({guess!r}), --arch {guess})")
     if isinstance(model, UltraFastBiSeNet):
         state = UltraFastBiSeNet.upgrade_names(dict(state))
     own = model.state_dict()
@@ -147,10 +151,7 @@ def load_weights(model: nn.Module, source) -> LoadReport:
         else:
             report.dropped.append(name)
     if not any(not n.endswith("num_batches_tracked") for n in report.matched):
-        guess = _likely_architecture(state)
-        hint = (f"its tensors are those of {guess!r}: build that model (build_model({guess!r}), --arch {guess})"
-                if guess else "is it a checkpoint of another architecture?")
-        raise ValueError(f"no tensor of {where} matches {type(model).__name__}: {hint}")
+        raise ValueError(f"no tensor of {where} matches {type(model).__name__}: is it a checkpoint of another architecture?")
     report.new = [n for n in own if n not in usable]
     owners = {id(m): m for m in (_owner(model, n) for n in report.new)}
     for module in owners.values():
@@ -163,8 +164,6 @@ def load_weights(model: nn.Module, source) -> LoadReport:
 def _likely_architecture(state: dict) -> str | None:
     """The registered architecture whose tensor names and shapes ``state`` matches best (classifiers
     aside, since their class count may differ), or None when none matches most of them."""
-    from .models import MODELS
-
     state = {n: t for n, t in state.items() if hasattr(t, "shape")}
     best, best_share = None, 0.5
     for name, cls in MODELS.items():

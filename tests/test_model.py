@@ -173,7 +173,7 @@ def test_init_from_a_guide_state_dict_through_the_command_line(tmp_path):
     path = tmp_path / "origin.pth"
     state = origin_state_dict(7)
     torch.save(state, path)
-    with pytest.raises(ValueError, match="tensors are those of 'ultra-fast'.*--arch ultra-fast"):
+    with pytest.raises(ValueError, match="holds the tensors of 'ultra-fast', not of 'fast'.*--arch ultra-fast"):
         stage0(PipelineConfig(init=str(path)), num_classes=6)  # the default network is fast: say which one fits
     model, report = stage0(PipelineConfig(init=str(path), arch="ultra-fast"), num_classes=6)
     assert len(report.matched) == 36 and sorted(report.new) == ["classifier.bias", "classifier.weight"]
@@ -225,3 +225,63 @@ def test_one_conv_bn_relu_block_names_its_parts_as_each_published_layout_does():
     assert numbered(x).shape == (1, 8, 8, 8) and named(x).min() >= 0  # padding keeps the size; ReLU applied
     dilated = ConvBNReLU(8, 8, dilation=4, groups=8)
     assert dilated(torch.randn(1, 8, 16, 16)).shape == (1, 8, 16, 16) and dilated[0].groups == 8
+
+
+def test_load_report_reads_as_a_short_sentence():
+    from landinglib.checkpoint import LoadReport
+
+    names = [f"layer{i}.weight" for i in range(6)]
+    assert str(LoadReport()) == "matched 0 tensors; new (re-initialised) 0: -; dropped 0: -"
+    assert str(LoadReport(matched=names, new=names[:4], dropped=names[:5])) == (
+        "matched 6 tensors; new (re-initialised) 4: layer0.weight, layer1.weight, layer2.weight, layer3.weight; "
+        "dropped 5: layer0.weight, layer1.weight, layer2.weight, layer3.weight ...")
+
+
+def test_weights_that_fit_nothing_are_refused_with_the_reason(tmp_path):
+    model = build_model("ultra-fast", 4)
+    with pytest.raises(ValueError) as err:
+        load_weights(model, {"head.weight": torch.zeros(3, 3)})
+    assert str(err.value) == ("no tensor of the given weights matches UltraFastBiSeNet: "
+                              "is it a checkpoint of another architecture?")
+    with pytest.raises(ValueError, match="no tensor of the given weights"):  # a BatchNorm counter alone is no match
+        load_weights(model, {"backbone.1.num_batches_tracked": torch.tensor(5)})
+    path = tmp_path / "ultra.pth"
+    torch.save(build_model("ultra-fast", 4).state_dict(), path)
+    with pytest.raises(ValueError) as err:
+        load_weights(build_model("fast", 4), path)
+    # seen: only the two classifier tensors (same shape in both networks) matched, and the rest was silently random
+    assert str(err.value) == (f"{path} holds the tensors of 'ultra-fast', not of 'fast': "
+                              "build that model (build_model('ultra-fast'), --arch ultra-fast)")
+    checkpoint = save_checkpoint(tmp_path / "fast.pt", build_model("fast", 4))
+    with pytest.raises(ValueError) as err:
+        load_weights(model, checkpoint)
+    assert str(err.value) == (f"{checkpoint} is a checkpoint of architecture 'fast', but the model is 'ultra-fast'; "
+                              "build the model with build_model('fast')")
+
+
+def test_a_checkpoint_dict_and_a_bare_state_dict_load_alike():
+    source = build_model("ultra-fast", 4)
+    for given in (source.state_dict(), {"model": source.state_dict(), "format": None}):
+        target = build_model("ultra-fast", 4)
+        report = load_weights(target, given)
+        assert not report.new and not report.dropped
+        assert all(torch.equal(a, b) for a, b in zip(target.state_dict().values(), source.state_dict().values()))
+
+
+def test_load_model_counts_classes_of_a_network_without_a_classifier_weight(tmp_path):
+    from landinglib import classes
+    from landinglib.checkpoint import WrongClassesError, load_model
+
+    path = save_checkpoint(tmp_path / "acc.pt", build_model("accurate", 6))
+    assert "classifier.weight" not in load_checkpoint(path)["model"]
+    assert load_model(path).num_classes == 6
+    with pytest.raises(WrongClassesError, match="predicts 6 classes, not the 4 landing classes"):
+        load_model(path, classes.LANDING)
+
+
+def test_your_own_network_may_take_the_tensors_that_fit():
+    class MyNet(UltraFastBiSeNet):  # not a registered architecture: no refusal by family, only by tensors
+        pass
+
+    report = load_weights(MyNet(4), build_model("ultra-fast", 4).state_dict())
+    assert len(report.matched) == 38 and not report.new
