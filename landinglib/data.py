@@ -632,7 +632,8 @@ def class_weights(counts: np.ndarray, power: float = 0.5, max_weight: float = 10
     freq = counts / max(counts.sum(), 1)
     present = freq > 0
     weights = np.zeros_like(freq, dtype=np.float64)
-    weights[present] = (np.median(freq[present]) / freq[present]) ** power
+    if present.any():  # no labelled pixel at all: every weight stays 0 (and numpy is not asked for an empty median)
+        weights[present] = (np.median(freq[present]) / freq[present]) ** power
     return torch.tensor(np.minimum(weights, max_weight), dtype=torch.float32)
 
 

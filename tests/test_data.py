@@ -451,3 +451,51 @@ def test_loader_workers_default_to_the_spare_cores_unless_the_environment_says(m
     monkeypatch.setenv("LANDINGLIB_WORKERS", "two")
     with pytest.raises(ValueError, match="LANDINGLIB_WORKERS must be a whole number"):
         default_workers()
+
+
+def test_class_weights_are_the_capped_square_root_of_median_over_frequency():
+    counts = np.array([100, 300, 0, 600, 1], np.int64)
+    freq = counts / counts.sum()
+    median = np.median(freq[counts > 0])
+    expected = np.where(counts > 0, np.minimum(np.sqrt(median / np.maximum(freq, 1e-300)), 10.0), 0.0)
+    weights = data.class_weights(counts)
+    assert weights.dtype == torch.float32
+    assert torch.allclose(weights, torch.tensor(expected, dtype=torch.float32), rtol=1e-6)
+    assert weights[4] == 10.0 and weights[2] == 0.0  # a rare class is capped, an absent one gets nothing
+    assert torch.allclose(data.class_weights(counts, power=1.0, max_weight=1e9)[:2],
+                          torch.tensor([median / freq[0], median / freq[1]], dtype=torch.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no labelled pixel: zeros, without numpy's empty-median warning
+        assert torch.equal(data.class_weights(np.zeros(3, np.int64)), torch.zeros(3))
+
+
+def test_class_pixel_counts_count_each_frame_once_and_stop_at_max_items(udd6_root):
+    ds = UDD6Dataset(udd6_root, "train", target="udd6")
+    truth = np.zeros(len(ds.classes), np.int64)
+    for i in range(len(ds)):
+        mask = ds[i][1]
+        truth += np.bincount(mask[mask != 255].ravel(), minlength=len(ds.classes))[:len(ds.classes)]
+    counts = data.class_pixel_counts(ds)
+    assert counts.dtype == np.int64 and np.array_equal(counts, truth)
+    repeated = UDD6Dataset(udd6_root, "train", target="udd6", repeat=3)
+    assert len(repeated) == 3 * len(ds) and np.array_equal(data.class_pixel_counts(repeated), truth)
+    first = np.bincount(ds[0][1][ds[0][1] != 255].ravel(), minlength=len(ds.classes))[:len(ds.classes)]
+    assert np.array_equal(data.class_pixel_counts(ds, max_items=1), first)
+    assert np.array_equal(data.class_pixel_counts(ds, max_items=99), truth)
+
+
+def test_make_datasets_builds_each_kind_with_its_transforms(dronedeploy_root, udd6_root, tmp_path):
+    dd = data.make_datasets("dronedeploy", dronedeploy_root, size=64)
+    assert sorted(dd) == ["test", "train", "val"] and all(isinstance(d, DroneDeployDataset) for d in dd.values())
+    image, mask = dd["train"][0]
+    assert tuple(image.shape) == (3, 64, 64) and mask.shape == (64, 64)
+    u = data.make_datasets("udd6", udd6_root, size=64, repeat=2)
+    assert all(type(d) is UDD6Dataset for d in u.values())
+    assert u["train"].repeat == 2 and u["val"].repeat == 1
+    with pytest.raises(ValueError, match="dataset must be 'dronedeploy', 'udd6' or 'folder', got 'udd7'"):
+        data.make_datasets("udd7", udd6_root)
+    message = "the 'folder' dataset needs root (your dataset folder) and classes (its class file)"
+    for args, kwargs in (((None,), {"classes": data.SEMANTIC_DRONE_CLASSES}), ((tmp_path,), {})):
+        with pytest.raises(ValueError) as err:
+            data.make_datasets("folder", *args, **kwargs)
+        assert str(err.value) == message
