@@ -1,4 +1,5 @@
 import os
+import warnings
 
 import cv2
 import numpy as np
