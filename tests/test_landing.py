@@ -235,3 +235,24 @@ def test_site_json_fields_and_rounding():
                               "danger_distance_px": 4.0, "confidence": 0.988, "reasons": ["a", "b"]}
     assert footprint_radius_px(0.05, 0.5, 0.25) == pytest.approx(15.0)
     assert footprint_radius_px(0.05, 0.5) == pytest.approx(10.0)
+
+
+def test_defaults_and_boundaries_of_the_site_finder():
+    """Defaults: 0.5 m margin, 5 sites. Boundaries: a clear radius exactly the footprint and a confidence exactly
+    the threshold both qualify; the area term saturates at 100 footprints."""
+    strip = np.zeros((19, 400), np.uint8)
+    strip[:] = SAFE  # the middle row is exactly 10 px from the frame: the footprint at 0.1 m/px, 0.5 m + 0.5 m
+    sites = find_landing_sites(strip)
+    assert len(sites) == 5 and all(s.radius_px == pytest.approx(10.0) for s in sites)
+    assert find_landing_sites(strip, margin_m=0.6) == []
+    probs = np.zeros((4, 19, 400), np.float32)
+    probs[SAFE] = 0.9
+    probs[0] = 0.1
+    top = max(s.confidence for s in find_landing_sites(strip, probs=probs, min_confidence=0.0))
+    assert find_landing_sites(strip, probs=probs, min_confidence=top)  # exactly the threshold is enough
+    assert find_landing_sites(strip, probs=probs, min_confidence=float(np.nextafter(np.float32(top), 1))) == []
+
+    wide = np.full((5, 400), SAFE, np.uint8)  # 2000 px = 159 footprints of 2 px radius at 0.5 m/px
+    best = find_landing_sites(wide, gsd_m=0.5, drone_radius_m=0.5, margin_m=0.5, max_sites=1)[0]
+    assert best.radius_px == pytest.approx(3.0)
+    assert best.score == pytest.approx((0.4 * (1 - 2 / 3) + 0.2 * 1.0 + 0.2 * 1.0) / 0.8, abs=1e-6)
