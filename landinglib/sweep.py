@@ -88,16 +88,31 @@ def _quiet_experimental():
         yield
 
 
+STORAGE_ATTEMPTS = 5
+"""Tries to open the study database (see ``_storage``)."""
+
+
 def _storage(cfg: SweepConfig):
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
     url = cfg.storage_url()
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # several processes wait their turn
-    with _quiet_experimental():
-        storage = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=cfg.heartbeat_s, grace_period=cfg.grace_s,
-                             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2))
-    return storage, optuna
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            with _quiet_experimental():
+                storage = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=cfg.heartbeat_s,
+                                     grace_period=cfg.grace_s,
+                                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2))
+            return storage, optuna
+        except (IntegrityError, OperationalError):
+            # two processes creating the same new database at once: one writes the schema, the other's
+            # insert of the schema version collides; once the winner is done, opening it again works
+            if attempt == STORAGE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def open_study(cfg: SweepConfig):

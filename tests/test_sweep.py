@@ -107,3 +107,30 @@ def test_sweep_settings_are_checked_before_anything_runs(tmp_path, capsys):
     cfg = sweep.trial_config(_config(tmp_path), 7, {"lr": 5e-4, "batch_size": 8, "arch": "fast"})
     assert (cfg.lr2, cfg.lr1, cfg.batch_size, cfg.arch) == (5e-4, 1e-3, 8, "fast") and cfg.out.endswith("trial-007")
     assert main(["sweep", "--fast", "--stage2-data", str(tmp_path / "missing"), "--out", str(tmp_path / "s")]) == 2
+
+
+def test_opening_a_database_another_process_is_creating_retries(tmp_path, monkeypatch):
+    """Seen in CI: two sweep processes started together both wrote the schema of the new SQLite file, and the second
+    stopped with 'UNIQUE constraint failed: alembic_version'. It now waits and opens the finished database."""
+    import optuna.storages
+    from sqlalchemy.exc import IntegrityError
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("INSERT INTO alembic_version", {}, Exception("UNIQUE constraint failed"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr(sweep.time, "sleep", lambda s: None)
+    cfg = sweep.SweepConfig(out=str(tmp_path / "s"))
+    (tmp_path / "s").mkdir()
+    storage, _ = sweep._storage(cfg)
+    assert len(calls) == 2 and storage is not None
+    calls.clear()
+    monkeypatch.setattr(optuna.storages, "RDBStorage", lambda *a, **k: (_ for _ in ()).throw(
+        IntegrityError("INSERT", {}, Exception("still failing"))))
+    with pytest.raises(IntegrityError):
+        sweep._storage(cfg)
