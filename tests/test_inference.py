@@ -51,3 +51,22 @@ def test_bad_input_is_rejected():
         inference.predict_tiled(PixelModel(), _image(), tile=32, overlap=32)
     with pytest.raises(ValueError, match="uint8 RGB"):
         inference.to_tensor(np.zeros((4, 4), np.uint8))
+
+
+def test_full_mask_is_the_bilinear_upsampling_with_pixel_centres_aligned():
+    """full_mask() in strips must equal one bilinear upsampling (align_corners=False, as F.interpolate and
+    predict_tiled), whatever the strip height: a one-pixel shift or a strip seam shows up as disagreement."""
+    import torch.nn.functional as F
+
+    from landinglib.inference import BoundedPrediction
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=(13, 17)).transpose(2, 0, 1).astype(np.float32)
+    full = (61, 83)
+    reference = F.interpolate(torch.from_numpy(probs)[None], size=full, mode="bilinear",
+                              align_corners=False)[0].argmax(0).numpy()
+    prediction = BoundedPrediction(full, probs, probs, np.zeros((13, 17, 3), np.uint8))
+    for rows in (128, 7, 1):
+        mask = prediction.full_mask(strip_rows=rows)
+        assert mask.shape == full and mask.dtype == np.uint8
+        assert (mask == reference).mean() > 0.995, rows
