@@ -39,13 +39,21 @@ def data_dir() -> Path:
     return Path.home() / ".cache" / "landinglib" / "data"
 
 
+def workers_from_environment() -> int | None:
+    """``$LANDINGLIB_WORKERS`` as a number of worker processes (0 = none), or None when it is not set."""
+    value = os.environ.get("LANDINGLIB_WORKERS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValueError(f"LANDINGLIB_WORKERS must be a whole number of worker processes, got {value!r}")
+    return int(value)
+
+
 def default_workers() -> int:
     """DataLoader workers that leave a core for the training loop (0 on a 1-core machine);
     ``$LANDINGLIB_WORKERS`` overrides it (e.g. 0 where worker processes cannot start)."""
-    if os.environ.get("LANDINGLIB_WORKERS", "").strip():
-        value = os.environ["LANDINGLIB_WORKERS"].strip()
-        if not value.isdigit():
-            raise ValueError(f"LANDINGLIB_WORKERS must be a whole number of worker processes, got {value!r}")
-        return int(value)
+    override = workers_from_environment()
+    if override is not None:
+        return override
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(0, min(4, cores - 1))

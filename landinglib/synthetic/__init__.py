@@ -164,11 +164,10 @@ def _write_udd6_frame(args) -> str:
 def _generation_workers() -> int:
     """Processes that draw scenes: up to 4 cores; ``$LANDINGLIB_WORKERS=0`` (no worker processes) draws
     them in this process."""
-    from ..runtime import default_workers
+    from ..runtime import workers_from_environment
 
-    if os.environ.get("LANDINGLIB_WORKERS", "").strip():
-        return max(1, default_workers())
-    return min(4, os.cpu_count() or 1)
+    override = workers_from_environment()
+    return min(4, os.cpu_count() or 1) if override is None else max(1, override)
 
 
 def _pool_map(fn, jobs, workers: int):
