@@ -7,6 +7,7 @@ history. Plain state dicts (the Training Guide's published weights) are read too
 """
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -129,16 +130,17 @@ def load_weights(model: nn.Module, source) -> LoadReport:
     where = str(source) if isinstance(source, (str, os.PathLike)) else "the given weights"
     if isinstance(source, (str, os.PathLike)):
         source = load_checkpoint(source)
-    if isinstance(source, dict) and source.get("format") == CHECKPOINT_FORMAT:
-        theirs = source.get("model_name")
-        if theirs and theirs != model_name(model):
-            raise ValueError(f"{where} is a checkpoint of architecture {theirs!r}, but the model is "
-                             f"{model_name(model)!r}; build the model with build_model({theirs!r})")
+    ours = isinstance(source, dict) and source.get("format") == CHECKPOINT_FORMAT
+    theirs, arch = source.get("model_name") if ours else None, model_name(model)
+    if theirs and theirs != arch:
+        raise ValueError(f"{where} is a checkpoint of architecture {theirs!r}, but the model is "
+                         f"{arch!r}; build the model with build_model({theirs!r})")
     state = source["model"] if isinstance(source, dict) and "model" in source else source
-    guess, own = _likely_architecture(state), model_name(model)
-    if guess and own in MODELS and guess != own:  # a classifier of the same shape must not pass for a match
-        raise ValueError(f"{where} holds the tensors of {guess!r}, not of {own!r}: "
-                         f"build that model (build_model({guess!r}), --arch {guess})")
+    if not theirs and arch in MODELS:  # no recorded architecture: a classifier of the same shape must not pass for a match
+        guess = _likely_architecture(state)
+        if guess and guess != arch:
+            raise ValueError(f"{where} holds the tensors of {guess!r}, not of {arch!r}: "
+                             f"build that model (build_model({guess!r}), --arch {guess})")
     if isinstance(model, UltraFastBiSeNet):
         state = UltraFastBiSeNet.upgrade_names(dict(state))
     own = model.state_dict()
@@ -161,16 +163,20 @@ def load_weights(model: nn.Module, source) -> LoadReport:
     return report
 
 
+@functools.cache
+def _architecture_shapes() -> dict[str, dict[str, tuple]]:
+    """Tensor name -> shape of every registered architecture (4 classes), built once."""
+    return {name: {n: tuple(t.shape) for n, t in cls(4).state_dict().items()} for name, cls in MODELS.items()}
+
+
 def _likely_architecture(state: dict) -> str | None:
     """The registered architecture whose tensor names and shapes ``state`` matches best (classifiers
     aside, since their class count may differ), or None when none matches most of them."""
-    state = {n: t for n, t in state.items() if hasattr(t, "shape")}
+    tensors = UltraFastBiSeNet.upgrade_names({n: t for n, t in state.items() if hasattr(t, "shape")})
     best, best_share = None, 0.5
-    for name, cls in MODELS.items():
-        own = cls(4).state_dict()
-        if cls is UltraFastBiSeNet:
-            state = UltraFastBiSeNet.upgrade_names(dict(state))
-        share = sum(n in own and (own[n].shape == t.shape or "classifier" in n) for n, t in state.items()) / max(len(state), 1)
+    for name, shapes in _architecture_shapes().items():
+        fits = sum(n in shapes and (shapes[n] == tuple(t.shape) or "classifier" in n) for n, t in tensors.items())
+        share = fits / max(len(tensors), 1)
         if share > best_share:
             best, best_share = name, share
     return best
