@@ -15,6 +15,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
+from .devices import DeviceUnavailable
+
 
 def world() -> tuple[int, int]:
     """(rank, world size); (0, 1) without a process group."""
@@ -38,7 +40,6 @@ def setup(device: str = "auto") -> torch.device | None:
     if use_cuda:
         gpus, here = torch.cuda.device_count(), int(os.environ.get("LOCAL_WORLD_SIZE", local_rank + 1))
         if here > gpus:  # NCCL needs one GPU per process; two ranks on one GPU fail deep inside torch
-            from .devices import DeviceUnavailable
             raise DeviceUnavailable(f"torchrun started {here} processes on this machine but it has {gpus} GPU(s): "
                                     f"use --nproc_per_node={gpus}, or --device cpu to train on the CPU (gloo)")
         torch.cuda.set_device(local_rank)

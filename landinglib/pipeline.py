@@ -38,8 +38,9 @@ class PipelineConfig:
     realistic built-in world ``fast`` scores as high or higher on the test (0.435 / 0.440 against
     0.431 / 0.375, seeds 0 / 1) and on the unseen-style test (0.376 / 0.325 against 0.324 / 0.304):
     its receptive field spans a whole roof, while the reference sees 33 px, not enough to tell a
-    concrete roof from a concrete plaza. And its exported model answers in under 5 ms. ``arch="ultra-fast"`` is the reference network;
-    ``crop=None`` trains on 25-100 % of each image resized to ``size`` (the recipe of landinglib 0.1).
+    concrete roof from a concrete plaza. And its exported model answers in under 5 ms.
+    ``arch="ultra-fast"`` is the reference network; ``crop=None`` trains on 25-100 % of each image
+    resized to ``size`` (the recipe of landinglib 0.1).
     """
 
     dronedeploy: str | None = None  # None = built-in data

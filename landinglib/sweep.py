@@ -95,7 +95,6 @@ STORAGE_ATTEMPTS = 5
 def _storage(cfg: SweepConfig):
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     url = cfg.storage_url()

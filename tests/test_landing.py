@@ -172,7 +172,6 @@ def test_every_site_field_matches_a_brute_force_recomputation():
     danger = _brute_distance(mask == DANGER, with_frame=False)
     area = _brute_region_area(mask == SAFE)
     k = int(2 * np.ceil(need) + 1)
-    yy, xx = np.mgrid[:k, :k] - k // 2
     import cv2
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)).astype(float)
     padded = np.pad(probs[SAFE].astype(float), k // 2)
@@ -184,6 +183,7 @@ def test_every_site_field_matches_a_brute_force_recomputation():
     ok = (clearance >= need) & (p_safe >= 0.6)
 
     expected, taken = [], np.zeros(mask.shape, bool)
+    rows, cols = np.mgrid[:mask.shape[0], :mask.shape[1]]
     ys, xs = np.nonzero(ok)
     for i in np.argsort(-score[ys, xs], kind="stable"):
         y, x = ys[i], xs[i]
@@ -191,7 +191,7 @@ def test_every_site_field_matches_a_brute_force_recomputation():
             continue
         expected.append((x, y))
         r = int(np.ceil(2 * clearance[y, x]))
-        taken |= (np.mgrid[:mask.shape[0], :mask.shape[1]][0] - y) ** 2 + (np.mgrid[:mask.shape[0], :mask.shape[1]][1] - x) ** 2 <= r * r
+        taken |= (rows - y) ** 2 + (cols - x) ** 2 <= r * r
         if len(expected) == 5:
             break
 
