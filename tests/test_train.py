@@ -1,4 +1,7 @@
 import dataclasses
+import math
+import re
+import time
 
 import pytest
 import torch
@@ -75,7 +78,9 @@ def test_checkpoints_record_best_and_last(udd6_root, tmp_path):
 def test_nan_loss_stops_with_a_clear_message():
     images = torch.full((2, 3, 32, 32), float("nan"))
     batch = [(images, torch.zeros(2, 32, 32, dtype=torch.long))]
-    with pytest.raises(FloatingPointError, match="loss became nan at epoch 1, step 0"):
+    message = ("the loss became nan at epoch 1, step 0: training stopped. Lower the learning rate, check the labels "
+               "(classes >= num_classes?) or the inputs; the last good state is in last.pt")
+    with pytest.raises(FloatingPointError, match=re.escape(message)):
         train.fit(build_model("ultra-fast", 2), batch, batch, TrainConfig(epochs=1, progress=False, device="cpu"))
 
 
@@ -106,15 +111,17 @@ def test_bf16_autocast_path_runs_on_cpu():
 
 
 def test_labels_outside_the_model_classes_are_a_clear_error():
-    batch = [(torch.randn(2, 3, 32, 32), torch.full((2, 32, 32), 5, dtype=torch.long))]
-    with pytest.raises(ValueError, match="labels hold class 5 but the model has 4 classes"):
-        train.fit(build_model("ultra-fast", 4), batch, batch, TrainConfig(epochs=1, progress=False, device="cpu"))
+    for bad in (5, 4):  # 4 classes are 0..3: class 4 is already outside
+        batch = [(torch.randn(2, 3, 32, 32), torch.full((2, 32, 32), bad, dtype=torch.long))]
+        message = f"labels hold class {bad} but the model has 4 classes (wrong target taxonomy or checkpoint?)"
+        with pytest.raises(ValueError, match=re.escape(message)):
+            train.fit(build_model("ultra-fast", 4), batch, batch, TrainConfig(epochs=1, progress=False, device="cpu"))
 
 
 def test_validation_without_labelled_pixels_is_a_clear_error():
     batch = [(torch.randn(2, 3, 32, 32), torch.zeros(2, 32, 32, dtype=torch.long))]
     empty = [(torch.randn(2, 3, 32, 32), torch.full((2, 32, 32), 255, dtype=torch.long))]
-    with pytest.raises(ValueError, match="no labelled pixels"):
+    with pytest.raises(ValueError, match="^the validation set has no labelled pixels: mIoU cannot choose a checkpoint$"):
         train.fit(build_model("ultra-fast", 2), batch, empty, TrainConfig(epochs=1, progress=False, device="cpu"))
 
 
@@ -149,3 +156,196 @@ def test_the_progress_bar_does_not_change_the_result(udd6_root, tmp_path, monkey
         config = TrainConfig(epochs=2, lr=1e-3, progress=progress, device="cpu", out_dir=str(tmp_path / str(progress)))
         histories.append([h["train_loss"] for h in train.fit(model, loaders.train, loaders.val, config)])
     assert histories[0] == histories[1]
+
+
+# --- the loop's contract, pinned with a model whose every loss the test can compute itself -----------
+class _Recorder(torch.nn.Module):
+    """A 1x1 convolution that records, at each forward, how it was called; optionally also returns an
+    auxiliary head (as BiSeNetV2 does in training)."""
+
+    def __init__(self, num_classes=3, aux=False):
+        super().__init__()
+        self.num_classes = num_classes
+        self.head = torch.nn.Conv2d(3, num_classes, 1)
+        self.aux_head = torch.nn.Conv2d(3, num_classes, 1) if aux else None
+        self.calls = []
+
+    def forward(self, x):
+        self.calls.append({"autocast": torch.is_autocast_enabled("cpu"), "dtype": torch.get_autocast_dtype("cpu"),
+                           "channels_last": x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1})
+        if self.aux_head is not None and self.training:
+            return self.head(x), self.aux_head(x)
+        return self.head(x)
+
+
+def _batches(sizes, num_classes=3, side=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for n in sizes:
+        masks = torch.randint(0, num_classes, (n, side, side), generator=g)
+        masks[:, 0, :2] = 255  # every batch holds ignored pixels
+        out.append((torch.randn(n, 3, side, side, generator=g), masks))
+    return out
+
+
+def _frozen(**kw):  # lr 0: the weights never move, so every loss can be recomputed after training
+    return TrainConfig(lr=0.0, warmup=0.0, progress=False, device="cpu", **kw)
+
+
+def test_training_loss_is_the_image_weighted_mean_of_the_batches_class_weighted_and_ignoring_255():
+    batches, weights = _batches([2, 3]), [1.0, 4.0, 0.5]
+    model = _Recorder()
+    history = train.fit(model, batches, batches, _frozen(epochs=1, class_weights=weights))
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights), ignore_index=255)
+    with torch.no_grad():
+        per_batch = [loss_fn(model(x), y).item() for x, y in batches]
+    row = history[0]
+    assert row["train_loss"] == pytest.approx((2 * per_batch[0] + 3 * per_batch[1]) / 5, rel=1e-5)
+    expected_val = train.evaluate(model, batches, 3, loss_fn=loss_fn)
+    assert row["val_loss"] == pytest.approx(expected_val["loss"], rel=1e-5)
+    assert row["val_miou"] == pytest.approx(expected_val["miou"]) and row["val_iou"] == pytest.approx(expected_val["iou"])
+    assert row["val_pixel_accuracy"] == pytest.approx(expected_val["pixel_accuracy"])
+    assert row["images_per_s"] == pytest.approx(5 / row["train_seconds"], rel=1e-6)
+    assert 0 < row["train_seconds"] <= row["epoch_seconds"] < 60 and row["lr"] == 0.0
+
+
+def test_max_steps_stops_each_epoch_after_that_many_batches():
+    batches = _batches([2, 3, 4])
+    model = _Recorder()
+    history = train.fit(model, batches, batches[:1], _frozen(epochs=2, max_steps=2))
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+    with torch.no_grad():
+        first_two = [loss_fn(model(x), y).item() for x, y in batches[:2]]
+    assert history[1]["train_loss"] == pytest.approx((2 * first_two[0] + 3 * first_two[1]) / 5, rel=1e-5)
+
+
+def test_auxiliary_heads_add_their_loss_times_aux_weight():
+    batches = _batches([2])
+    model = _Recorder(aux=True)
+    history = train.fit(model, batches, batches, _frozen(epochs=1, aux_weight=0.25))
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+    (x, y), = batches
+    with torch.no_grad():
+        expected = loss_fn(model.head(x), y).item() + 0.25 * loss_fn(model.aux_head(x), y).item()
+    assert history[0]["train_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_cpu_training_runs_under_the_chosen_autocast_and_channels_last():
+    batches = _batches([2])
+    for amp, autocast_on in (("bf16", True), ("off", False), ("auto", False)):
+        model = _Recorder()
+        train.fit(model, batches, batches, _frozen(epochs=1, amp=amp))
+        training_call = model.calls[0]  # the first forward is the training step; validation follows
+        assert training_call["autocast"] is autocast_on, amp
+        if autocast_on:
+            assert training_call["dtype"] is torch.bfloat16
+        assert training_call["channels_last"]
+        assert model.head.weight.is_contiguous(memory_format=torch.channels_last)
+    model = _Recorder()
+    train.fit(model, batches, batches, _frozen(epochs=1, channels_last=False))
+    assert not model.calls[0]["channels_last"]
+
+
+@pytest.mark.parametrize("warmup, epochs", [(0.5, 3), (0.1, 3)])
+def test_the_learning_rate_follows_warmup_then_cosine_over_all_steps_of_the_run(warmup, epochs):
+    """Two steps per epoch (max_steps) of three batches: the schedule spans epochs x 2 steps."""
+    batches = _batches([1, 1, 1])
+    history = train.fit(_Recorder(), batches, batches[:1],
+                        TrainConfig(epochs=epochs, lr=0.5, warmup=warmup, max_steps=2, progress=False, device="cpu"))
+    total = 2 * epochs
+    warm = max(1, int(warmup * total))
+
+    def lr_after(steps):
+        if steps < warm:
+            return 0.5 * (steps + 1) / warm
+        return 0.5 * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, (steps - warm) / (total - warm)))))
+    assert [h["lr"] for h in history] == pytest.approx([lr_after(2 * e) for e in range(1, epochs + 1)])
+
+
+def test_warmup_cosine_values_step_by_step_and_after_the_end():
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    sched = train.warmup_cosine(opt, total_steps=3, warmup_steps=2)
+    lrs = []
+    for _ in range(6):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([0.5, 1.0, 1.0, 0.01, 0.01, 0.01])  # one decay step of length 1, then the floor
+
+
+def test_a_model_that_never_improves_keeps_its_first_epoch_as_best(tmp_path):
+    batches = _batches([2])
+    calls = []
+    history = train.fit(_Recorder(), batches, batches, _frozen(epochs=3, out_dir=str(tmp_path)),
+                        on_epoch=lambda epoch, row: calls.append((epoch, row)))
+    assert calls == [(1, history[0]), (2, history[1]), (3, history[2])]
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["epoch"] == 1  # an equal mIoU later is not better
+    assert best["metrics"] == {"val_miou": history[0]["val_miou"], "val_loss": history[0]["val_loss"],
+                               "val_iou": history[0]["val_iou"]}
+
+
+def test_a_second_run_into_the_same_folder_starts_afresh_unless_asked_to_resume(tmp_path, capsys):
+    batches = _batches([2])
+    config = _frozen(epochs=2, out_dir=str(tmp_path))
+    train.fit(_Recorder(), batches, batches, config)
+    epochs_run = []
+    train.fit(_Recorder(), batches, batches, config, on_epoch=lambda e, row: epochs_run.append(e))
+    assert epochs_run == [1, 2] and "resumed" not in capsys.readouterr().out
+    longer = dataclasses.replace(config, epochs=3)
+    train.fit(_Recorder(), batches, batches, longer, resume=True, on_epoch=lambda e, row: epochs_run.append(e))
+    assert epochs_run == [1, 2, 3]
+    assert f"resumed from {tmp_path / 'last.pt'} after epoch 2" in capsys.readouterr().out
+
+
+def test_each_epoch_is_reseeded_from_the_run_seed_and_a_distributed_sampler_is_told_the_epoch(monkeypatch):
+    class Sampler:
+        def __init__(self):
+            self.epochs = []
+
+        def set_epoch(self, epoch):
+            self.epochs.append(epoch)
+
+    class Loader(list):
+        sampler = Sampler()
+
+    loader = Loader(_batches([2]))
+    seeds = []
+    real = train._reseed_epoch
+    monkeypatch.setattr(train, "_reseed_epoch", lambda ld, seed, epoch: (seeds.append((seed, epoch)), real(ld, seed, epoch)))
+    train.fit(_Recorder(), loader, loader, _frozen(epochs=2, seed=7))
+    assert seeds == [(7, 1), (7, 2)]  # one process: rank 0 adds nothing to the seed
+    assert Loader.sampler.epochs == [1, 2]
+
+
+def test_a_nan_never_counts_as_the_best_score():
+    assert train._or_minus_inf(float("nan")) == float("-inf")
+    assert train._or_minus_inf(0.25) == 0.25
+
+
+def test_the_progress_bar_counts_the_steps_and_shows_loss_and_speed(monkeypatch):
+    monkeypatch.delenv("LANDINGLIB_FAST", raising=False)
+    monkeypatch.delenv("LANDINGLIB_PROGRESS", raising=False)
+    bar = train._progress([1, 2, 3], 2, "epoch 1/4", True)
+    assert (bar.total, bar.desc, bar.leave) == (2, "epoch 1/4", False)
+    bar.close()
+    items = [1, 2]
+    assert train._progress(items, 2, "x", False) is items
+    monkeypatch.setenv("LANDINGLIB_PROGRESS", "off")
+    assert train._progress(items, 2, "x", True) is items
+    monkeypatch.delenv("LANDINGLIB_PROGRESS")
+    monkeypatch.setenv("LANDINGLIB_FAST", "1")
+    assert train._progress(items, 2, "x", True) is items
+
+    monkeypatch.delenv("LANDINGLIB_FAST")
+    bars = []
+    real = train._progress
+    monkeypatch.setattr(train, "_progress", lambda *a: bars.append(real(*a)) or bars[-1])
+    batches = _batches([2, 2])
+    start = time.perf_counter()
+    history = train.fit(_Recorder(), batches, batches, TrainConfig(epochs=1, lr=0.0, warmup=0.0, device="cpu"))
+    elapsed = time.perf_counter() - start
+    postfix = dict(item.split("=") for item in bars[0].postfix.split(", "))
+    assert float(postfix["loss"]) > 0
+    assert float(postfix["img_s"]) >= 4 / elapsed  # images / seconds of this epoch, never more seconds than the run
+    assert history[0]["train_loss"] > 0
