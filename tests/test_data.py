@@ -1,10 +1,14 @@
 import os
+import re
 import warnings
+import zlib
 
+import albumentations as A
 import cv2
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from landinglib import classes, data
 from landinglib.classes import IGNORE_INDEX, UnknownColorWarning
@@ -500,3 +504,186 @@ def test_make_datasets_builds_each_kind_with_its_transforms(dronedeploy_root, ud
         with pytest.raises(ValueError) as err:
             data.make_datasets("folder", *args, **kwargs)
         assert str(err.value) == message
+
+
+# --- every setting reaches the split it is meant for ----------------------------------------
+def _same(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_make_datasets_gives_train_its_augmentation_and_val_test_a_fixed_transform(udd6_root):
+    ds = data.make_datasets("udd6", udd6_root, size=32, crop=16, augment="strong", seed=3)
+    image, mask = ds["train"][0]
+    assert tuple(image.shape) == (3, 16, 16) and tuple(mask.shape) == (16, 16)  # crop reached the train split
+    assert any(isinstance(t, A.Affine) for t in ds["train"].transform.transforms)  # the strong recipe
+    for split in ("val", "test"):
+        first, again = ds[split][0], ds[split][0]
+        assert _same(first, again), split  # no augmentation: the same item twice is the same tensor
+        assert first[0].shape[-2] == 32, split  # the evaluation scale
+    light = data.make_datasets("udd6", udd6_root, size=32)
+    assert not any(isinstance(t, A.Affine) for t in light["train"].transform.transforms)
+
+
+def test_make_datasets_seeds_the_training_augmentation_and_limits_every_split(udd6_root):
+    def first_train_item(seed):
+        return data.make_datasets("udd6", udd6_root, size=32, seed=seed)["train"][0]
+    assert _same(first_train_item(3), first_train_item(3))
+    assert not _same(first_train_item(3), first_train_item(4))
+    limited = data.make_datasets("udd6", udd6_root, size=32, limit=1)
+    assert [len(limited[s]) for s in ("train", "val", "test")] == [1, 1, 1]
+
+
+def test_select_spreads_a_limit_evenly_and_rejects_less_than_one():
+    assert data._select(list(range(10)), 3) == [0, 3, 6]
+    assert data._select(list(range(10)), 1) == [0]
+    assert data._select(list(range(4)), 4) == [0, 1, 2, 3] and data._select(list(range(4)), 9) == [0, 1, 2, 3]
+    assert data._select(list(range(4)), None) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="^limit must be at least 1, got 0$"):
+        data._select([1, 2], 0)
+
+
+def test_loaders_shuffle_and_drop_only_in_training_seeded_padded_and_with_the_given_workers(udd6_root):
+    loaders = data.make_loaders("udd6", udd6_root, size=32, batch_size=1, num_workers=0, seed=5, limit=2)
+    train_loader, val_loader = loaders.train, loaders.val
+    assert isinstance(train_loader.sampler, torch.utils.data.RandomSampler)
+    assert isinstance(val_loader.sampler, torch.utils.data.SequentialSampler)
+    assert train_loader.drop_last and not val_loader.drop_last and len(val_loader.dataset) > 1
+    assert train_loader.generator.initial_seed() == 5 and len(train_loader.dataset) == 2
+    assert train_loader.collate_fn is data.pad_collate and train_loader.worker_init_fn is data._seed_worker
+    assert train_loader.num_workers == 0 and train_loader.pin_memory is torch.cuda.is_available()
+    one = data.make_loaders("udd6", udd6_root, size=32, batch_size=4, num_workers=0, limit=1)
+    assert len(one.train.dataset) == 1 and not one.train.drop_last  # fewer items than a batch: keep them
+    assert sum(len(x) for x, _ in one.train) == 1
+
+
+def test_loaders_seed_reaches_the_augmentation(udd6_root):
+    def first_batch(seed):
+        return next(iter(data.make_loaders("udd6", udd6_root, size=32, batch_size=3, num_workers=0, seed=seed).train))
+    assert _same(first_batch(1), first_batch(1)) and not _same(first_batch(1), first_batch(2))
+
+
+def test_unseen_style_split_is_every_frame_of_its_folder_as_landing_classes(udd6_root):
+    every = data.unseen_style_dataset(udd6_root, size=None)
+    assert every.split == "test" and every.target == "landing" and len(every) == 4  # all val/ frames
+    image, mask = every[0]
+    assert image.shape == (48, 64, 3) and mask.max() < 4  # raw arrays, landing classes
+    sized = data.unseen_style_dataset(udd6_root, size=32, limit=2)
+    assert len(sized) == 2 and sized[0][0].shape[-2] == 32
+    loader = data.unseen_style_loader(udd6_root, size=32, batch_size=1, num_workers=0, limit=3)
+    assert len(loader.dataset) == 3 and loader.dataset.root == udd6_root and loader.num_workers == 0
+    assert isinstance(loader.sampler, torch.utils.data.SequentialSampler) and not loader.drop_last
+    assert loader.dataset[0][0].shape[-2] == 32
+
+
+def test_udd6_folder_one_level_down_is_found_and_a_missing_one_explains_itself(udd6_root, tmp_path):
+    assert UDD6Dataset(udd6_root.parent, "train").root == udd6_root  # the archive unpacks to UDD6/
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError) as err:
+        UDD6Dataset(missing, "train")
+    assert str(err.value) == (f"UDD6 folder not found: {missing}. Expected {missing}/train/src and {missing}/train/gt; "
+                              "pass the path of your UDD6 copy, or leave it out to use the built-in data")
+
+
+def test_items_outside_the_dataset_raise_index_error_and_negative_indices_count_from_the_end(udd6_root):
+    ds = UDD6Dataset(udd6_root, "train")
+    assert _same(map(torch.as_tensor, ds[-3]), map(torch.as_tensor, ds[0]))
+    for bad in (3, -4):
+        with pytest.raises(IndexError, match=f"^index {bad} out of range for 3 items$"):
+            ds[bad]
+    assert repr(ds).startswith("UDD6Dataset('train', 3 images, target='landing', root=")
+    assert "3 images x 2," in repr(UDD6Dataset(udd6_root, "train", repeat=2))
+
+
+def test_16_bit_and_rgba_labels_are_read_and_values_above_255_rejected(tmp_path):
+    values = np.array([[0, 1, 5, 255]], np.uint16).repeat(2, 0)
+    cv2.imwrite(str(tmp_path / "i16.png"), values)
+    assert data.read_label(tmp_path / "i16.png").tolist() == values.tolist()  # 255 (ignore) is a valid value
+    cv2.imwrite(str(tmp_path / "big.png"), values * 2)
+    with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'big.png'}: label values go up to 510, "
+                                                   "expected class indices < 256")):
+        data.read_label(tmp_path / "big.png")
+    Image.fromarray(values.astype(np.int32), "I").save(tmp_path / "i32.tif")
+    assert data.read_label(tmp_path / "i32.tif").tolist() == values.tolist()
+    rgba = np.zeros((2, 3, 4), np.uint8)
+    rgba[..., :3], rgba[..., 3] = (128, 64, 128), 200
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    assert data.read_label(tmp_path / "rgba.png").tolist() == [[[128, 64, 128]] * 3] * 2
+    Image.fromarray(np.zeros((2, 2), np.float32), "F").save(tmp_path / "float.tif")
+    with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'float.tif'}: label images in mode 'F' are not supported")):
+        data.read_label(tmp_path / "float.tif")
+
+
+def test_missing_files_and_odd_channel_counts_are_named(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=re.escape(f"image not found: {tmp_path / 'a.png'}")):
+        data.read_image(tmp_path / "a.png")
+    with pytest.raises(FileNotFoundError, match=re.escape(f"label not found: {tmp_path / 'a.png'}")):
+        data.read_label(tmp_path / "a.png")
+    cv2.imwrite(str(tmp_path / "two.tif"), np.zeros((4, 4, 3), np.uint8))
+    with monkeypatch.context() as m:  # a 2-channel TIFF (OpenCV cannot write one)
+        m.setattr(data.cv2, "imread", lambda *args: np.zeros((4, 4, 2), np.uint8))
+        with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'two.tif'}: images with 2 channels are not supported")):
+            data.read_image(tmp_path / "two.tif")
+    cv2.imwrite(str(tmp_path / "w16.png"), np.full((2, 2), 65535, np.uint16))
+    assert data.read_image(tmp_path / "w16.png").tolist() == [[[255] * 3] * 2] * 2  # 16 bit -> 8 bit, integers
+    cv2.imwrite(str(tmp_path / "m16.png"), np.full((2, 2), 257 * 100 + 200, np.uint16))
+    assert (data.read_image(tmp_path / "m16.png") == 100).all()
+
+
+def test_a_read_only_dataset_folder_caches_under_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    folder = tmp_path / "readonly" / ".cache"
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+    monkeypatch.setattr(data.tempfile, "NamedTemporaryFile", refuse)
+    fallback = data._writable(folder)
+    expected = tmp_path / "home" / ".cache" / "landinglib" / "chips" / f"{zlib.crc32(str(folder).encode()):08x}"
+    assert fallback == expected and expected.is_dir()
+    monkeypatch.undo()
+    assert data._writable(folder) == folder and folder.is_dir()
+
+
+def test_denormalize_clamps_to_the_displayable_range():
+    mean = torch.tensor(data.IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(data.IMAGENET_STD).view(3, 1, 1)
+    image = (torch.tensor([-0.5, 0.5, 1.5]).view(3, 1, 1).expand(3, 2, 2) - mean) / std  # below, inside, above
+    out = data.denormalize(image)
+    assert out.dtype == np.uint8 and out[0, 0, 0] == 0 and out[0, 0, 2] == 255
+    assert abs(int(out[0, 0, 1]) - 128) <= 1
+
+
+def test_pad_collate_keeps_the_image_dtype_and_long_masks():
+    batch = [(torch.ones(3, 2, 2, dtype=torch.float16), torch.zeros(2, 2, dtype=torch.uint8)),
+             (torch.ones(3, 2, 3, dtype=torch.float16), torch.ones(2, 3, dtype=torch.uint8))]
+    images, masks = data.pad_collate(batch)
+    assert images.dtype == torch.float16 and masks.dtype == torch.long
+    assert masks[0].tolist() == [[0, 0, 255], [0, 0, 255]] and masks[1].tolist() == [[1, 1, 1], [1, 1, 1]]
+
+
+def test_rotation_padding_is_ignored_in_the_mask():
+    """A free rotation (strong) uncovers corners: the mask marks them ignore, never a class."""
+    image = np.full((128, 128, 3), 200, np.uint8)
+    mask = np.ones((128, 128), np.uint8)
+    transform = data.train_transform(128, augment="strong")
+    transform.set_random_seed(0)
+    padded_draws = 0
+    for _ in range(30):
+        m = transform(image=image, mask=mask)["mask"].numpy()
+        assert set(np.unique(m).tolist()) <= {1, 255}
+        padded_draws += int((m == 255).sum() > 200)
+    assert padded_draws >= 5
+
+
+def test_eval_padding_is_black_in_the_image():
+    out = data.eval_transform(256)(image=np.full((540, 1024, 3), 255, np.uint8), mask=np.ones((540, 1024), np.uint8))
+    black = (0 - torch.tensor(data.IMAGENET_MEAN)) / torch.tensor(data.IMAGENET_STD)
+    torch.testing.assert_close(out["image"][:, :, -1], black.view(3, 1).expand(3, 256))
+
+
+def test_class_pixel_counts_of_chips_count_every_chip(dronedeploy_root):
+    ds = DroneDeployDataset(dronedeploy_root, "train")
+    expected = np.zeros(len(ds.classes), np.int64)
+    for i in range(len(ds)):
+        m = ds[i][1]
+        expected += np.array([(m == c).sum() for c in range(len(ds.classes))])
+    assert data.class_pixel_counts(ds).tolist() == expected.tolist()

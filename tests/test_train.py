@@ -240,6 +240,8 @@ def test_cpu_training_runs_under_the_chosen_autocast_and_channels_last():
         if autocast_on:
             assert training_call["dtype"] is torch.bfloat16
         assert training_call["channels_last"]
+        validation_call = model.calls[-1]  # validation runs under the same autocast and layout
+        assert validation_call["autocast"] is autocast_on and validation_call["channels_last"], amp
         assert model.head.weight.is_contiguous(memory_format=torch.channels_last)
     model = _Recorder()
     train.fit(model, batches, batches, _frozen(epochs=1, channels_last=False))
@@ -345,6 +347,7 @@ def test_the_progress_bar_counts_the_steps_and_shows_loss_and_speed(monkeypatch)
     start = time.perf_counter()
     history = train.fit(_Recorder(), batches, batches, TrainConfig(epochs=1, lr=0.0, warmup=0.0, device="cpu"))
     elapsed = time.perf_counter() - start
+    assert (bars[0].total, bars[0].desc) == (2, "epoch 1/1")
     postfix = dict(item.split("=") for item in bars[0].postfix.split(", "))
     assert float(postfix["loss"]) > 0
     assert float(postfix["img_s"]) >= 4 / elapsed  # images / seconds of this epoch, never more seconds than the run
