@@ -25,7 +25,8 @@ from .tables import Table
 
 def describe_machine() -> str:
     """One line for every speed figure: CPU model, usable cores, whether it has AVX2 / AVX-512 /
-    VNNI / AMX (Linux), and the ISA that oneDNN is held to with ``ONEDNN_MAX_CPU_ISA``, if any."""
+    VNNI / AMX (Linux), the ISA that oneDNN is held to with ``ONEDNN_MAX_CPU_ISA``, and the features
+    that OpenCV (``OPENCV_CPU_DISABLE``) and NumPy (``NPY_DISABLE_CPU_FEATURES``) are told to skip, if any."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
         for line in open("/proc/cpuinfo"):
@@ -41,8 +42,12 @@ def describe_machine() -> str:
            if flag in flags]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     onednn = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    held = [f"{name} without {os.environ[var]}" for name, var in (("OpenCV", "OPENCV_CPU_DISABLE"),
+                                                                  ("NumPy", "NPY_DISABLE_CPU_FEATURES"))
+            if os.environ.get(var)]
     return (f"CPU: {model}, {cores} cores, {'+'.join(isa) or 'no AVX2'}"
-            + (f" (PyTorch's oneDNN held to {onednn}; onnxruntime uses the full ISA)" if onednn else ""))
+            + (f" (PyTorch's oneDNN held to {onednn}; onnxruntime uses the full ISA)" if onednn else "")
+            + (f" ({'; '.join(held)})" if held else ""))
 
 
 def _conv_signatures(model: nn.Module, x: torch.Tensor) -> dict[tuple, list[str]]:

@@ -78,8 +78,12 @@ def test_format_table_aligns_columns_and_shows_shares_as_percent():
 
 
 def test_machine_description_names_the_cpu_and_the_isa_limit(monkeypatch):
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    for var in ("ONEDNN_MAX_CPU_ISA", "OPENCV_CPU_DISABLE", "NPY_DISABLE_CPU_FEATURES"):
+        monkeypatch.delenv(var, raising=False)
     line = profiling.describe_machine()
-    assert line.startswith("CPU: ") and " cores" in line and "held to" not in line
+    assert line.startswith("CPU: ") and " cores" in line and "held to" not in line and "without" not in line
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     assert "oneDNN held to AVX2" in profiling.describe_machine()
+    monkeypatch.setenv("OPENCV_CPU_DISABLE", "AVX512-SKX")
+    monkeypatch.setenv("NPY_DISABLE_CPU_FEATURES", "X86_V4")
+    assert profiling.describe_machine().endswith("(OpenCV without AVX512-SKX; NumPy without X86_V4)")
