@@ -44,7 +44,7 @@ class Taxonomy:
     def palette(self) -> np.ndarray:
         """(256, 3) uint8 lookup table: class index -> RGB, 255 and unused -> IGNORE_COLOR."""
         lut = np.tile(np.array(IGNORE_COLOR, np.uint8), (256, 1))
-        lut[: len(self.colors)] = np.array(self.colors, np.uint8)
+        lut[: len(self.colors)] = np.array(self.colors, np.uint8)  # pragma: no mutate (the target array is uint8 anyway)
         return lut
 
 
@@ -187,7 +187,7 @@ def read_class_file(path) -> ClassFile:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"class file not found: {path}")
-    text = path.read_text(encoding="utf-8-sig")
+    text = path.read_text(encoding="utf-8-sig")  # pragma: no mutate (codec names ignore case)
     if path.suffix.lower() == ".json":
         data = json.loads(text)
         rows = data["classes"] if isinstance(data, dict) else data

@@ -66,3 +66,66 @@ def test_colors_to_index_rejects_wrong_shape():
 def test_remap_udd6_to_landing():
     udd6 = np.array([[0, 1, 2], [3, 4, 5]], np.uint8)
     np.testing.assert_array_equal(classes.remap(udd6, classes.UDD6_TO_LANDING), [[0, 3, 1], [2, 3, 2]])
+
+
+def test_one_unknown_pixel_is_reported_in_the_singular_from_the_callers_line():
+    rgb = index_to_colors(np.zeros((3, 3), np.uint8), classes.UDD6)
+    rgb[1, 1] = (1, 2, 3)
+    with pytest.warns(UnknownColorWarning, match=r"^label: 1 pixel with colours outside the udd6 palette") as record:
+        colors_to_index(rgb, classes.UDD6)
+    assert record[0].filename == __file__  # stacklevel: the warning points at the code that decoded the label
+    rgb[0, 0] = (1, 2, 3)
+    with pytest.warns(UnknownColorWarning, match=r"^label: 2 pixels with colours"):
+        colors_to_index(rgb, classes.UDD6)
+
+
+def test_colors_to_index_wants_uint8_and_index_to_colors_a_mask_in_0_to_255():
+    with pytest.raises(ValueError, match="RGB label"):
+        colors_to_index(np.zeros((2, 2, 3), np.uint16), classes.UDD6)
+    for bad in (-1, 256):
+        with pytest.raises(ValueError, match="^mask values must lie in 0..255$"):
+            index_to_colors(np.array([[0, bad]]), classes.UDD6)
+    assert index_to_colors(np.zeros((0, 0), np.uint8), classes.UDD6).shape == (0, 0, 3)
+    assert classes._bgr_to_rgb(((1, 2, 3), (4, 5, 6))) == ((3, 2, 1), (6, 5, 4))
+
+
+def _class_file(tmp_path, text, name="mine.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_class_file_accepts_a_class_column_spaces_after_commas_and_a_byte_order_mark(tmp_path):
+    path = tmp_path / "spaced.csv"
+    path.write_bytes("\ufeffclass, r, g, b, landing\nroad, 128, 64, 128, Safe\ntree, 0, 128, 0, caution\n".encode())
+    cf = classes.read_class_file(path)
+    assert cf.taxonomy.names == ("road", "tree") and cf.taxonomy.colors == ((128, 64, 128), (0, 128, 0))
+    assert cf.taxonomy.name == "spaced" and cf.path == str(path)
+    assert cf.to_landing.shape == (256,) and cf.to_landing.dtype == np.uint8
+    assert cf.to_landing[:3].tolist() == [classes.LANDING.names.index("Safe"), classes.LANDING.names.index("Caution"), 255]
+
+
+def test_class_file_mistakes_are_reported_with_file_row_and_rule(tmp_path):
+    cases = {
+        "name,r,g,b\n,1,2,3\n": "{p}, class 1: no name (columns: name, r, g, b[, landing][, index])",
+        "name,r,g,b\nroad,1,2,256\n": "{p}, class 1 (road): colour (1, 2, 256) is outside 0-255",
+        "name,r,g,b,landing\nroad,1,2,3,maybe\n":
+            "{p}, class 1 (road): landing 'maybe' is not one of Background, Safe, Caution, Danger or ignore",
+        "name,r,g,b\n": "{p} lists no classes",
+        "name,r,g,b,landing\nroad,1,2,3,Safe\ntree,4,5,6,\nroof,7,8,9,\n":
+            "{p}: no landing class for tree, roof (every class needs one, or none)",
+    }
+    for text, message in cases.items():
+        path = _class_file(tmp_path, text)
+        with pytest.raises(ValueError) as err:
+            classes.read_class_file(path)
+        assert str(err.value) == message.format(p=path), text
+    assert classes.read_class_file(_class_file(tmp_path, "name,r,g,b\nroad,1,2,255\n")).taxonomy.colors == ((1, 2, 255),)
+
+
+def test_a_class_file_may_hold_255_classes_but_not_256(tmp_path):
+    def rows(n):
+        return "name,r,g,b\n" + "".join(f"c{i},{i % 256},{i // 256},7\n" for i in range(n))
+    assert len(classes.read_class_file(_class_file(tmp_path, rows(255))).taxonomy) == 255
+    with pytest.raises(ValueError, match=r"at most 255 classes \(255 means ignore\), got 256$"):
+        classes.read_class_file(_class_file(tmp_path, rows(256)))

@@ -70,3 +70,69 @@ def test_full_mask_is_the_bilinear_upsampling_with_pixel_centres_aligned():
         mask = prediction.full_mask(strip_rows=rows)
         assert mask.shape == full and mask.dtype == np.uint8
         assert (mask == reference).mean() > 0.995, rows
+
+
+# --- the pieces of tiling and of bounded prediction, each against what its docstring promises -------------
+def test_blending_window_is_one_in_the_middle_and_falls_linearly_to_a_tenth_at_the_border():
+    w = inference._window(64)
+    assert w.shape == (64, 64) and w.dtype == np.float32
+    line = w[32] / w[32, 32]
+    assert w[32, 32] == 1.0 and line[16:48].min() == 1.0  # the middle half has full weight
+    np.testing.assert_allclose(line[:16], np.maximum(np.arange(1, 17) / 16, 0.1), rtol=1e-6)  # a linear ramp
+    np.testing.assert_allclose(line[::-1], line)  # symmetric
+    assert w[0, 0] == pytest.approx(0.01) and line[0] == pytest.approx(0.1)  # floor 0.1 per axis
+    np.testing.assert_allclose(w, np.outer(line, line), rtol=1e-6)
+    small = inference._window(8)[4] / inference._window(8)[4, 4]
+    np.testing.assert_allclose(small, [0.5, 1, 1, 1, 1, 1, 1, 0.5])
+
+
+def test_to_tensor_normalises_like_the_eval_transform_and_rejects_other_dtypes():
+    white = inference.to_tensor(np.full((2, 3, 3), 255, np.uint8))
+    expected = (1 - torch.tensor(inference.IMAGENET_MEAN)) / torch.tensor(inference.IMAGENET_STD)
+    torch.testing.assert_close(white[:, 0, 0], expected)
+    assert white.shape == (3, 2, 3) and white.dtype == torch.float32
+    with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) uint8 RGB image, got \(2, 3, 3\) uint16"):
+        inference.to_tensor(np.zeros((2, 3, 3), np.uint16))
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        inference.to_tensor(np.zeros((2, 3, 4), np.uint8))
+
+
+def test_predict_mask_is_the_argmax_over_classes_of_predict_tiled_with_the_same_options():
+    model, image = PixelModel(), _image(60, 90)
+    probs = inference.predict_tiled(model, image, scale=0.5, tile=32, overlap=8)
+    mask = inference.predict_mask(model, image, scale=0.5, tile=32, overlap=8)
+    assert mask.shape == (60, 90) and (mask == probs.argmax(0)).all() and len(np.unique(mask)) > 1
+
+
+def test_scale_for_gsd_rejects_non_positive_distances_and_clips():
+    for bad in ((0.05, 0.0), (0.0, 0.2), (-1, 0.2)):
+        with pytest.raises(ValueError, match="ground sampling distances must be positive"):
+            inference.scale_for_gsd(*bad)
+    assert inference.scale_for_gsd(0.03, 0.22) == pytest.approx(0.03 / 0.22)
+    assert inference.scale_for_gsd(10.0, 0.1) == 4.0 and inference.scale_for_gsd(0.001, 1.0) == 1 / 64
+
+
+@pytest.mark.parametrize("full_width, working_width", [(100, 30), (1000, 700), (64, 16)])
+def test_to_full_gives_the_full_resolution_pixel_nearest_the_working_pixel_centre(full_width, working_width):
+    from landinglib.inference import BoundedPrediction
+    prediction = BoundedPrediction((full_width, full_width), np.zeros((1, 2, 2), np.float32),
+                                   np.zeros((1, 2, 2), np.float32), np.zeros((working_width, working_width, 3), np.uint8))
+    s = working_width / full_width
+    centres = (np.arange(full_width) + 0.5) * s  # full pixel centres in working coordinates
+    for v in range(0, working_width, max(1, working_width // 7)):
+        for got, target in zip(prediction.to_full((v, working_width - 1 - v)), (v + 0.5, working_width - 0.5 - v)):
+            distance = np.abs(centres - target)
+            assert distance[got] == pytest.approx(distance.min(), abs=1e-9), (v, got)  # a tie may go either way
+
+
+def test_resized_keeps_at_least_4_pixels_and_returns_the_same_array_when_the_size_matches():
+    image = _image(40, 60)
+    assert inference._resized(image, 60, 40, 1.0) is image
+    assert inference._resized(image, 120, 80, 0.5) is image  # a half-size decoding of a 120 x 80 file
+    assert inference._resized(image, 60, 40, 0.01).shape == (4, 4, 3)
+    assert inference._resized(image, 60, 40, 0.5).shape == (20, 30, 3)
+    up = inference._resized(image, 60, 40, 2.0)
+    assert up.shape == (80, 120, 3)
+    np.testing.assert_array_equal(up, __import__("cv2").resize(image, (120, 80), interpolation=1))  # bilinear up
+    down = inference._resized(image, 60, 40, 0.5)
+    np.testing.assert_array_equal(down, __import__("cv2").resize(image, (30, 20), interpolation=3))  # area down

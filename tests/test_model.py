@@ -1,4 +1,7 @@
 import os
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -285,3 +288,34 @@ def test_your_own_network_may_take_the_tensors_that_fit():
 
     report = load_weights(MyNet(4), build_model("ultra-fast", 4).state_dict())
     assert len(report.matched) == 38 and not report.new
+
+
+def test_a_checkpoint_goes_into_new_nested_folders_via_a_hidden_temporary_file_beside_it(tmp_path, monkeypatch):
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (replaced.append((Path(src), Path(dst))), real_replace(src, dst)))
+    target = tmp_path / "a" / "b" / "best.pt"
+    save_checkpoint(target, torch.nn.Conv2d(3, 2, 1))  # any module: a network without num_classes too
+    (src, dst), = replaced
+    assert dst == target and src.parent == target.parent  # same folder, so the rename is atomic
+    assert src.name.startswith(".best.pt.") and src.name.endswith(".tmp")  # hidden, and says what it is
+    state = load_checkpoint(target)
+    assert state["num_classes"] is None and state["scaler"] is None and state["epoch"] == 0
+
+
+def test_the_scaler_state_and_a_map_location_are_kept(tmp_path):
+    scaler = torch.amp.GradScaler("cpu", init_scale=8.0)
+    path = save_checkpoint(tmp_path / "last.pt", build_model("ultra-fast", 4), scaler=scaler)
+    assert load_checkpoint(path)["scaler"]["scale"] == 8.0
+    on_meta = load_checkpoint(path, map_location="meta")
+    assert all(t.device.type == "meta" for t in on_meta["model"].values())
+
+
+def test_files_that_are_not_checkpoints_or_state_dicts_are_refused_by_name(tmp_path):
+    for name, content in (("list.pt", [1, 2]), ("empty.pt", {}), ("mixed.pt", {"a": torch.zeros(1), "b": 3})):
+        torch.save(content, tmp_path / name)
+        with pytest.raises(ValueError, match=f"^{re.escape(str(tmp_path / name))} is neither a landinglib checkpoint "
+                                             "nor a state_dict of tensors$"):
+            load_checkpoint(tmp_path / name)
+    torch.save({"w": torch.zeros(1)}, tmp_path / "bare.pt")
+    assert load_checkpoint(tmp_path / "bare.pt") == {"format": None, "model": {"w": torch.zeros(1)}, "model_name": None}
