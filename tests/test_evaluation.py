@@ -132,3 +132,36 @@ def test_evaluate_command_prints_the_table(udd6_root, tmp_path, capsys):
 def test_evaluate_command_reports_a_missing_checkpoint(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(tmp_path / "none.pt")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+class _Recording(torch.nn.Module):
+    num_classes = 2
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 1)
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append((x.is_contiguous(memory_format=torch.channels_last), torch.is_autocast_enabled("cpu"),
+                          torch.get_autocast_dtype("cpu")))
+        return self.conv(x)
+
+
+def test_predict_logits_runs_torch_in_the_asked_layout_and_precision_and_sessions_in_float32():
+    model, images = _Recording(), torch.randn(2, 3, 4, 4)
+    out = evaluation.predict_logits(model, images, channels_last=True, dtype=torch.bfloat16)
+    assert out.dtype == torch.float32 and out.shape == (2, 2, 4, 4)
+    assert model.seen[-1] == (True, True, torch.bfloat16)
+    evaluation.predict_logits(model, images)
+    assert model.seen[-1][:2] == (False, False)
+
+    class Session:
+        def run(self, outputs, feeds):
+            self.dtype = feeds["image"].dtype
+            return [np.zeros((2, 2, 4, 4), np.float16)]
+    session = Session()
+    assert evaluation.predict_logits(session, images.double()).dtype == torch.float32
+    assert session.dtype == np.float32
+    with pytest.raises(TypeError, match="^cannot evaluate a str: pass a torch.nn.Module or an onnxruntime session$"):
+        evaluation.predict_logits("model.onnx", images)

@@ -256,3 +256,35 @@ def test_defaults_and_boundaries_of_the_site_finder():
     best = find_landing_sites(wide, gsd_m=0.5, drone_radius_m=0.5, margin_m=0.5, max_sites=1)[0]
     assert best.radius_px == pytest.approx(3.0)
     assert best.score == pytest.approx((0.4 * (1 - 2 / 3) + 0.2 * 1.0 + 0.2 * 1.0) / 0.8, abs=1e-6)
+
+
+def test_the_reasons_for_no_site_agree_with_the_finder_at_its_boundaries():
+    """Where the finder just finds a site (clear radius exactly the footprint, confidence exactly the threshold),
+    the explanation is empty; one step beyond, it names the failed condition in metres or percent."""
+    from landinglib.landing import explain_no_site, sites_and_reason
+
+    strip = np.full((19, 400), SAFE, np.uint8)  # clear radius exactly 10 px = the footprint at 0.1 m/px
+    assert explain_no_site(strip) == "" and sites_and_reason(strip)[1] == ""
+    why = explain_no_site(strip, margin_m=0.6)
+    assert why == ("no Safe region is wide enough: the widest clear radius is 1.0 m, the drone needs 1.1 m "
+                   "(0.5 m radius + 0.6 m margin at 0.1 m/px)")
+    coarse = explain_no_site(np.full((3, 50), SAFE, np.uint8), gsd_m=0.25)  # 2 px clear = 0.5 m; needs 4 px
+    assert coarse.startswith("no Safe region is wide enough: the widest clear radius is 0.5 m, the drone needs 1.0 m")
+    probs = np.zeros((4, 19, 400), np.float32)
+    probs[SAFE], probs[0] = 0.9, 0.1
+    top = max(s.confidence for s in sites_and_reason(strip, probs=probs, min_confidence=0.0)[0])
+    assert explain_no_site(strip, probs=probs, min_confidence=top) == ""
+    sites, why = sites_and_reason(strip, probs=probs, min_confidence=float(np.nextafter(np.float32(top), 1)))
+    assert sites == [] and why.startswith("Safe ground wide enough exists") and why.endswith("% threshold")
+    sites, why = sites_and_reason(strip, probs=probs, min_confidence=0.5)
+    assert sites and all(s.confidence == pytest.approx(top, abs=1e-6) for s in sites)  # probs reached the finder
+
+
+def test_probabilities_need_at_least_two_classes_of_the_mask_size():
+    mask = np.full((30, 30), SAFE, np.uint8)
+    two = np.stack([np.full((30, 30), 0.2, np.float32), np.full((30, 30), 0.8, np.float32)])
+    assert find_landing_sites(mask, probs=two)  # Background and Safe are enough
+    with pytest.raises(ValueError, match=r"probs must be \(C, H, W\) with \(H, W\) = \(30, 30\), got \(1, 30, 30\)"):
+        find_landing_sites(mask, probs=two[1:])
+    with pytest.raises(ValueError, match="positive"):
+        footprint_radius_px(0.1, 0)

@@ -1,9 +1,11 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
+from landinglib import metrics
 from landinglib.metrics import ConfusionMatrix, scores
 
 
@@ -60,3 +62,32 @@ def test_majority_baseline_predicts_the_most_frequent_class():
     s = majority_baseline(np.array([[6, 2], [1, 1]]))  # truth: 8 of class 0, 2 of class 1
     assert s["iou"] == pytest.approx([0.8, 0.0]) and s["miou"] == pytest.approx(0.4)
     assert s["pixel_accuracy"] == pytest.approx(0.8)
+
+
+def test_an_empty_confusion_matrix_scores_nan_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = metrics.scores(np.zeros((3, 3), np.int64))
+    assert np.isnan(s["miou"]) and np.isnan(s["pixel_accuracy"]) and s["pixels"] == 0
+    assert all(np.isnan(v) for v in s["iou"] + s["precision"] + s["recall"]) and s["present"] == [False] * 3
+
+
+def test_one_true_pixel_gives_a_defined_recall_and_precision():
+    s = metrics.scores(np.array([[1, 0], [1, 5]]))
+    assert s["recall"] == [1.0, 5 / 6] and s["precision"] == [0.5, 1.0] and s["iou"] == [0.5, 5 / 6]
+
+
+def test_majority_baseline_of_a_later_class():
+    s = metrics.majority_baseline(np.array([[2, 0, 0], [0, 1, 0], [1, 0, 6]]))
+    assert s["pixel_accuracy"] == pytest.approx(7 / 10) and s["iou"][2] == pytest.approx(7 / 10)
+    assert s["iou"][:2] == [0.0, 0.0]
+
+
+def test_compare_prints_milliseconds_under_a_rule():
+    table = metrics.compare({"int8": {"miou": 0.5, "pixel_accuracy": 0.7, "iou": [0.5, float("nan")],
+                                      "seconds_per_image": 0.0125},
+                             "fp32": {"miou": 0.4, "pixel_accuracy": 0.6, "iou": [0.3, 0.5]}}, ["a", "b"])
+    lines = str(table).splitlines()
+    assert lines[0].split() == ["model", "mIoU", "pix", "acc", "a", "b", "ms/img"]
+    assert set(lines[1]) == {"-"} and lines[2].split() == ["int8", "0.500", "0.700", "0.500", "-", "12.5"]
+    assert lines[3].split() == ["fp32", "0.400", "0.600", "0.300", "0.500"]
