@@ -219,6 +219,7 @@ def predict_bounded(model: torch.nn.Module, path: str | os.PathLike, *, short_si
     working_image = _resized(image, width, height, working)
     del image
     wh, ww = working_image.shape[:2]
-    working_probs = probs if probs.shape[1:] == (wh, ww) else np.stack(
-        [cv2.resize(p, (ww, wh), interpolation=cv2.INTER_LINEAR) for p in probs])
+    # resizing to the same size changes nothing, and INTER_LINEAR is cv2.resize's default: equivalent mutants
+    working_probs = probs if probs.shape[1:] == (wh, ww) else np.stack(  # pragma: no mutate
+        [cv2.resize(p, (ww, wh), interpolation=cv2.INTER_LINEAR) for p in probs])  # pragma: no mutate
     return BoundedPrediction((height, width), probs, working_probs, working_image)

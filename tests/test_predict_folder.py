@@ -201,3 +201,47 @@ def test_built_in_checkpoints_record_the_gsd_the_network_was_trained_at():
     assert pipeline.training_gsd(2, cfg) == pytest.approx((0.05 * 0.22) ** 0.5 * 540 / 256)
     assert pipeline.stage_config(2, cfg).gsd_m == pipeline.training_gsd(2, cfg)
     assert pipeline.training_gsd(2, pipeline.PipelineConfig(udd6="/my/udd6")) is None  # a user's data: unknown
+
+
+def test_reduced_decoding_picks_the_smallest_power_of_two_that_keeps_the_short_side(tmp_path):
+    path = tmp_path / "p.jpg"
+    cv2.imwrite(str(path), _photo(1600, 2400))
+    for need, shape in ((1600, (1600, 2400)), (801, (1600, 2400)), (800, (800, 1200)), (400, (400, 600)),
+                        (1, (200, 300))):  # never below 1/8, the smallest reduction a JPEG decoder offers
+        image, full = inference.read_reduced(path, need_short_side=need)
+        assert image.shape[:2] == shape and full == (1600, 2400), need
+    limit = Image.MAX_IMAGE_PIXELS
+    assert inference.image_size(path) == (1600, 2400) and Image.MAX_IMAGE_PIXELS == limit  # Pillow's own guard is back
+
+
+def test_size_limits_are_inclusive_and_their_messages_give_the_megapixels(tmp_path, monkeypatch):
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), _photo(1000, 1500))
+    monkeypatch.setattr(inference, "MAX_IMAGE_PIXELS", 1000 * 1500)
+    assert inference.read_reduced(path, 10)[1] == (1000, 1500)  # exactly the limit is fine
+    monkeypatch.setattr(inference, "MAX_IMAGE_PIXELS", 1_000_000)
+    with pytest.raises(ValueError) as err:
+        inference.read_reduced(path, 10)
+    assert str(err.value) == (f"{path} is 1500 x 1000 = 2 MP, more than the 1 MP an image decoder here can hold: "
+                              "split it into tiles first")
+    monkeypatch.setattr(inference, "MAX_NETWORK_PIXELS", 3_000_000)
+    with pytest.raises(ValueError) as err:
+        inference.predict_bounded(SafeAbove(), path, scale=1.5)  # 3.4 MP
+    assert str(err.value) == f"{path} at scale 1.5 would be 3 MP for the network (at most 3 MP): is the GSD right?"
+
+
+def test_bounded_prediction_passes_flip_tta_on(tmp_path):
+    class Asymmetric(nn.Module):
+        num_classes = 2
+
+        def __init__(self):
+            super().__init__()
+            self.unused = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            ramp = torch.linspace(-3, 3, x.shape[-1]).expand(x.shape[0], 1, x.shape[-2], x.shape[-1])
+            return torch.cat([ramp, -ramp], 1)
+    cv2.imwrite(str(tmp_path / "a.png"), _photo(64, 96))
+    plain = inference.predict_bounded(Asymmetric(), tmp_path / "a.png", short_side=64).probs
+    flipped = inference.predict_bounded(Asymmetric(), tmp_path / "a.png", short_side=64, flip_tta=True).probs
+    assert not np.allclose(plain, flipped)  # a model that is not flip-equivariant: the averaged flips differ
