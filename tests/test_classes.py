@@ -1,4 +1,5 @@
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,7 +74,7 @@ def test_one_unknown_pixel_is_reported_in_the_singular_from_the_callers_line():
     rgb[1, 1] = (1, 2, 3)
     with pytest.warns(UnknownColorWarning, match=r"^label: 1 pixel with colours outside the udd6 palette") as record:
         colors_to_index(rgb, classes.UDD6)
-    assert not record[0].filename.endswith("classes.py")  # stacklevel: it points at the caller, not the library
+    assert Path(record[0].filename).name != "classes.py"  # stacklevel: it points at the caller, not the library
     rgb[0, 0] = (1, 2, 3)
     with pytest.warns(UnknownColorWarning, match=r"^label: 2 pixels with colours"):
         colors_to_index(rgb, classes.UDD6)
