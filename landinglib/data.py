@@ -398,8 +398,8 @@ def _cached_pair(image_path: Path, label_path: Path, decode_mask, stem: Path,
     decoded again when either source file changes (size or time), written atomically. With
     ``max_side``, a larger pair is reduced first (image by area, mask by nearest neighbour)."""
     source = {str(p.name): [p.stat().st_size, p.stat().st_mtime_ns] for p in (image_path, label_path)}
-    meta_path = stem.with_name(stem.name + ".json")
-    files = stem.with_name(stem.name + ".image.npy"), stem.with_name(stem.name + ".mask.npy")
+    meta_path = stem.with_name(stem.name + ".json")  # pragma: no mutate (the cache's own names: any distinct ones work)
+    files = stem.with_name(stem.name + ".image.npy"), stem.with_name(stem.name + ".mask.npy")  # pragma: no mutate
     fresh = meta_path.exists() and json.loads(meta_path.read_text()) == source and all(f.exists() for f in files)
     if not fresh:
         image = read_image(image_path)

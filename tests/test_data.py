@@ -178,8 +178,11 @@ def test_corrupt_label_is_a_clear_error(udd6_root):
 def test_label_of_wrong_size_is_a_clear_error(udd6_root):
     path = udd6_root / "train" / "gt" / "DJI_train_01.png"
     cv2.imwrite(str(path), np.zeros((10, 12), np.uint8))
-    with pytest.raises(ValueError, match=r"is 12x10 but image .* is 64x48"):
+    image = udd6_root / "train" / "src" / "DJI_train_01.JPG"
+    with pytest.raises(ValueError) as err:
         UDD6Dataset(udd6_root, "train")[1]
+    assert str(err.value) == (f"label {path} is 12x10 but image {image} is 64x48; "
+                              "labels must match their image pixel for pixel")
 
 
 def test_read_image_handles_grey_rgba_and_16_bit(tmp_path):
@@ -687,3 +690,34 @@ def test_class_pixel_counts_of_chips_count_every_chip(dronedeploy_root):
         m = ds[i][1]
         expected += np.array([(m == c).sum() for c in range(len(ds.classes))])
     assert data.class_pixel_counts(ds).tolist() == expected.tolist()
+
+
+def test_split_files_read_every_spelling_of_the_three_splits(tmp_path):
+    path = tmp_path / "splits.csv"
+    path.write_text("name;split\nA.png;TRAIN\nb.jpg, Valid\nc test\nd.png val\nzzz.png train\ne.png\n")
+    assert data._read_split_file(path, {"A", "b", "c", "d", "e"}) == {"A": "train", "b": "val", "c": "test", "d": "val"}
+    with pytest.raises(FileNotFoundError, match=re.escape(f"split file not found: {tmp_path / 'none.txt'}")):
+        data._read_split_file(tmp_path / "none.txt", {"A"})
+    path.write_text("name split\ne.png\nzzz.png train\n")  # a name without split, a split without a known name
+    with pytest.raises(ValueError) as err:
+        data._read_split_file(path, {"e"})
+    assert str(err.value) == f"{path} names none of the images (expected lines 'name split', split = train, val or test)"
+
+
+def test_index_csv_rows_give_each_known_scene_its_split(tmp_path):
+    path = tmp_path / "index.csv"
+    path.write_text("index,scene,split\n0,s1,train\n1,s2,valid\n2,s3,test\n3,s4,val\n4,s5\n5,gone,train\n")
+    assert data._read_index_csv(path, {"s1", "s2", "s3", "s4", "s5"}) == [
+        ("s1", "train"), ("s2", "val"), ("s3", "test"), ("s4", "val"), ("s5", None)]
+    assert data._read_index_csv(tmp_path / "missing.csv", {"s1"}) == []
+
+
+def test_the_frame_cache_notices_a_changed_image_and_maps_its_arrays_from_disk(udd6_root, tmp_path):
+    ds = UDD6Dataset(udd6_root, "train", target="udd6")
+    image_path, label_path = ds.pairs[0]
+    image, mask = data._cached_pair(image_path, label_path, lambda: data.read_label(label_path)[..., 0], tmp_path / "f")
+    assert isinstance(image, np.memmap) and isinstance(mask, np.memmap)  # not read into memory
+    path = image_path
+    cv2.imwrite(str(path), np.full((48, 64, 3), 7, np.uint8))
+    os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))
+    assert (UDD6Dataset(udd6_root, "train", target="udd6")[0][0] == 7).all()  # the image alone changed

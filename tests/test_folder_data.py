@@ -140,13 +140,21 @@ def test_large_images_are_reduced_once_with_their_labels(tmp_path):
     root = tmp_path / "big"
     (root / "images").mkdir(parents=True)
     (root / "labels").mkdir()
-    cv2.imwrite(str(root / "images" / "a.png"), np.zeros((300, 400, 3), np.uint8))
+    noise = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    cv2.imwrite(str(root / "images" / "a.png"), noise)
     Image.fromarray(_bands(300, 400), "L").save(root / "labels" / "a.png")
     (root / "c.csv").write_text(CSV)
     ds = data.FolderDataset(root / "images", root / "labels", root / "c.csv", "train", split_file=_all_train(root),
                             max_side=100)
     image, mask = ds[0]
     assert image.shape == (75, 100, 3) and mask.shape == (75, 100) and np.array_equal(mask, _bands(75, 100))
+    np.testing.assert_array_equal(image, cv2.resize(noise[..., ::-1], (100, 75), interpolation=cv2.INTER_AREA))
+    for width, kept in ((1024, 1024), (1030, 1024)):  # the default: long side at most 1024 px
+        cv2.imwrite(str(root / "images" / "a.png"), np.zeros((20, width, 3), np.uint8))
+        Image.fromarray(_bands(20, width), "L").save(root / "labels" / "a.png")
+        ds = data.FolderDataset(root / "images", root / "labels", root / "c.csv", "train", split_file=_all_train(root),
+                                cache_dir=tmp_path / f"cache{width}")
+        assert ds[0][0].shape[1] == kept, width
 
 
 def test_train_command_runs_stage_2_on_your_own_folder_and_stage_1_on_your_own_classes(tmp_path, capsys):
