@@ -194,7 +194,7 @@ def read_class_file(path) -> ClassFile:
         rows = [{**r, **({"r": r["color"][0], "g": r["color"][1], "b": r["color"][2]} if "color" in r else {})}
                 for r in rows]
     else:
-        reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
+        reader = csv.DictReader(text.splitlines(), skipinitialspace=True)  # pragma: no mutate (keys and values are stripped next)
         rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
     names, colors, landing, indices = [], [], [], []
     for number, row in enumerate(rows, 1):
@@ -208,7 +208,7 @@ def read_class_file(path) -> ClassFile:
             raise ValueError(f"{where} ({name}): r, g, b must be integers 0-255") from None
         if not all(0 <= c <= 255 for c in color):
             raise ValueError(f"{where} ({name}): colour {color} is outside 0-255")
-        value = str(row.get("landing", "") or "").strip().lower()
+        value = str(row.get("landing", "") or "").strip().lower()  # pragma: no mutate (None or "" alike)
         if value and value not in LANDING_CHOICES:
             raise ValueError(f"{where} ({name}): landing {row.get('landing')!r} is not one of "
                              f"{', '.join(LANDING.names)} or ignore")

@@ -145,7 +145,8 @@ class BoundedPrediction:
                                     (y1 - y0, width))
             mx = np.ascontiguousarray(map_x[: y1 - y0])
             strip = np.stack([cv2.remap(planes[..., k], mx, np.ascontiguousarray(map_y), cv2.INTER_LINEAR,
-                                        borderMode=cv2.BORDER_REPLICATE) for k in range(c)])
+                                        borderMode=cv2.BORDER_REPLICATE)  # pragma: no mutate (a 0 border scales every class alike)
+                              for k in range(c)])
             mask[y0:y1] = strip.argmax(0)
         return mask
 
@@ -220,6 +221,7 @@ def predict_bounded(model: torch.nn.Module, path: str | os.PathLike, *, short_si
     del image
     wh, ww = working_image.shape[:2]
     # resizing to the same size changes nothing, and INTER_LINEAR is cv2.resize's default: equivalent mutants
-    working_probs = probs if probs.shape[1:] == (wh, ww) else np.stack(  # pragma: no mutate
-        [cv2.resize(p, (ww, wh), interpolation=cv2.INTER_LINEAR) for p in probs])  # pragma: no mutate
+    same = probs.shape[1:] == (wh, ww)  # pragma: no mutate
+    working_probs = probs if same else np.stack([cv2.resize(p, (ww, wh), interpolation=cv2.INTER_LINEAR)  # pragma: no mutate
+                                                 for p in probs])
     return BoundedPrediction((height, width), probs, working_probs, working_image)

@@ -135,7 +135,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
 
 
 def _or_minus_inf(value: float) -> float:
-    return float("-inf") if value != value else value  # NaN never wins
+    return float("-inf") if value != value else value  # pragma: no mutate (NaN never wins; "-INF" alike)
 
 
 # --- fit -------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
     num_classes = model.num_classes
     model.to(device)  # pragma: no mutate (CPU-equivalent; the CUDA-only test moves a CPU model)
     if config.channels_last:
-        model.to(memory_format=torch.channels_last)
+        model.to(memory_format=torch.channels_last)  # pragma: no mutate (a memory layout: same numbers)
 
     net = distributed.wrap(model, device)  # pragma: no mutate (DistributedDataParallel under torchrun, else the model)
     main = distributed.is_main()  # only rank 0 prints and writes files
@@ -169,7 +169,7 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
     steps_per_epoch = len(train_loader) if config.max_steps is None else min(len(train_loader), config.max_steps)
     total = steps_per_epoch * config.epochs
     scheduler = warmup_cosine(optimizer, total, max(1, int(config.warmup * total)))
-    scaler = make_scaler(device, dtype)
+    scaler = make_scaler(device, dtype)  # pragma: no mutate (CPU-equivalent: no scaler without CUDA)
 
     out = Path(config.out_dir) if config.out_dir else None
     history, best, start_epoch = [], -1.0, 1  # pragma: no mutate (mIoU is >= 0 or -inf: any start below 0 is the same)

@@ -233,6 +233,7 @@ def test_site_json_fields_and_rounding():
     site = LandingSite((12, 7), 9.87654, 0.123456, 321, 4.04999, 0.98765, ["a", "b"])
     assert site.as_dict() == {"center": [12, 7], "radius_px": 9.9, "score": 0.123, "area_px": 321,
                               "danger_distance_px": 4.0, "confidence": 0.988, "reasons": ["a", "b"]}
+    assert LandingSite((0, 0), 1.0, 0.5, 1, 4.26, 0.5).as_dict()["danger_distance_px"] == 4.3
     assert footprint_radius_px(0.05, 0.5, 0.25) == pytest.approx(15.0)
     assert footprint_radius_px(0.05, 0.5) == pytest.approx(10.0)
 
@@ -264,7 +265,7 @@ def test_the_reasons_for_no_site_agree_with_the_finder_at_its_boundaries():
     from landinglib.landing import explain_no_site, sites_and_reason
 
     strip = np.full((19, 400), SAFE, np.uint8)  # clear radius exactly 10 px = the footprint at 0.1 m/px
-    assert explain_no_site(strip) == "" and sites_and_reason(strip)[1] == ""
+    assert explain_no_site(strip) == "" and sites_and_reason(strip)[1] == "" and len(sites_and_reason(strip)[0]) == 5
     why = explain_no_site(strip, margin_m=0.6)
     assert why == ("no Safe region is wide enough: the widest clear radius is 1.0 m, the drone needs 1.1 m "
                    "(0.5 m radius + 0.6 m margin at 0.1 m/px)")

@@ -85,9 +85,9 @@ def test_majority_baseline_of_a_later_class():
 
 def test_compare_prints_milliseconds_under_a_rule():
     table = metrics.compare({"int8": {"miou": 0.5, "pixel_accuracy": 0.7, "iou": [0.5, float("nan")],
-                                      "seconds_per_image": 0.0125},
+                                      "seconds_per_image": 0.25},
                              "fp32": {"miou": 0.4, "pixel_accuracy": 0.6, "iou": [0.3, 0.5]}}, ["a", "b"])
     lines = str(table).splitlines()
     assert lines[0].split() == ["model", "mIoU", "pix", "acc", "a", "b", "ms/img"]
-    assert set(lines[1]) == {"-"} and lines[2].split() == ["int8", "0.500", "0.700", "0.500", "-", "12.5"]
+    assert set(lines[1]) == {"-"} and lines[2].split() == ["int8", "0.500", "0.700", "0.500", "-", "250.0"]
     assert lines[3].split() == ["fp32", "0.400", "0.600", "0.300", "0.500"]

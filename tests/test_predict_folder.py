@@ -206,12 +206,13 @@ def test_built_in_checkpoints_record_the_gsd_the_network_was_trained_at():
 def test_reduced_decoding_picks_the_smallest_power_of_two_that_keeps_the_short_side(tmp_path):
     path = tmp_path / "p.jpg"
     cv2.imwrite(str(path), _photo(1600, 2400))
+    limit = Image.MAX_IMAGE_PIXELS  # Pillow's guard against decompression bombs, before any call
     for need, shape in ((1600, (1600, 2400)), (801, (1600, 2400)), (800, (800, 1200)), (400, (400, 600)),
                         (1, (200, 300))):  # never below 1/8, the smallest reduction a JPEG decoder offers
         image, full = inference.read_reduced(path, need_short_side=need)
         assert image.shape[:2] == shape and full == (1600, 2400), need
-    limit = Image.MAX_IMAGE_PIXELS
-    assert inference.image_size(path) == (1600, 2400) and Image.MAX_IMAGE_PIXELS == limit  # Pillow's own guard is back
+    assert limit and Image.MAX_IMAGE_PIXELS == limit  # lifted for reading a header only, then put back
+    assert inference.image_size(path) == (1600, 2400) and Image.MAX_IMAGE_PIXELS == limit
 
 
 def test_size_limits_are_inclusive_and_their_messages_give_the_megapixels(tmp_path, monkeypatch):

@@ -245,7 +245,20 @@ def test_cpu_training_runs_under_the_chosen_autocast_and_channels_last():
         assert model.head.weight.is_contiguous(memory_format=torch.channels_last)
     model = _Recorder()
     train.fit(model, batches, batches, _frozen(epochs=1, channels_last=False))
-    assert not model.calls[0]["channels_last"]
+    assert not model.calls[0]["channels_last"] and not model.calls[-1]["channels_last"]
+
+
+def test_one_image_batches_weight_decay_and_the_epoch_line(tmp_path, capsys):
+    batches = _batches([1])
+    model = _Recorder()
+    history = train.fit(model, batches, batches, _frozen(epochs=1, weight_decay=0.3, out_dir=str(tmp_path)))
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+    with torch.no_grad():
+        assert history[0]["train_loss"] == pytest.approx(loss_fn(model(batches[0][0]), batches[0][1]).item(), rel=1e-5)
+    assert load_checkpoint(tmp_path / "last.pt")["optimizer"]["param_groups"][0]["weight_decay"] == 0.3
+    row = history[0]
+    assert (f"epoch 1/1  train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  val mIoU {row['val_miou']:.3f}"
+            in capsys.readouterr().out)
 
 
 @pytest.mark.parametrize("warmup, epochs", [(0.5, 3), (0.1, 3)])
