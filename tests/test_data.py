@@ -721,3 +721,28 @@ def test_the_frame_cache_notices_a_changed_image_and_maps_its_arrays_from_disk(u
     cv2.imwrite(str(path), np.full((48, 64, 3), 7, np.uint8))
     os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))
     assert (UDD6Dataset(udd6_root, "train", target="udd6")[0][0] == 7).all()  # the image alone changed
+
+
+def test_each_loader_worker_seeds_numpy_and_its_transform_from_its_torch_seed(monkeypatch):
+    """In a worker process torch's seed differs per worker and epoch; numpy and the albumentations transform must
+    follow it, or every worker would augment alike (and a resumed run would differ)."""
+    seeds = []
+
+    class Transform:
+        def set_random_seed(self, seed):
+            seeds.append(seed)
+
+    class Info:
+        dataset = type("D", (), {"transform": Transform()})()
+    monkeypatch.setattr(data, "get_worker_info", lambda: Info())
+    torch.manual_seed(2**32 + 123)  # torch seeds are 64-bit; numpy's are below 2**32
+    data._seed_worker(0)
+    assert seeds == [123] and np.random.random() == np.random.RandomState(123).random()
+    monkeypatch.setattr(data, "get_worker_info", lambda: None)  # the main process: numpy only
+    data._seed_worker(0)
+    assert seeds == [123]
+
+
+def test_dronedeploy_dataset_says_what_it_holds(dronedeploy_root):
+    ds = DroneDeployDataset(dronedeploy_root, "train")
+    assert repr(ds).startswith(f"DroneDeployDataset('train', {len(ds)} chips of 512 px from 1 scenes, root=")
