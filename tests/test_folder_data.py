@@ -187,3 +187,62 @@ def test_stage_dataset_gives_raw_frames_of_whichever_data_a_stage_uses(tmp_path)
     assert image.dtype == np.uint8 and image.shape == (60, 80, 3) and mask.shape == (60, 80)  # raw arrays
     assert isinstance(pipeline.stage_dataset(2, pipeline.PipelineConfig.fast(), "test"), data.UDD6Dataset)
     assert pipeline.stage_taxonomy(2, cfg) is classes.LANDING
+
+
+def _message(call) -> str:
+    try:
+        call()
+    except (ValueError, FileNotFoundError) as err:
+        return str(err)
+    raise AssertionError("no error")
+
+
+def test_every_folder_mistake_is_named_in_full(tmp_path):
+    root = _dataset(tmp_path / "mine", n=3)
+    images, labels, csv = root / "images", root / "labels", root / "classes.csv"
+    assert _message(lambda: data.FolderDataset(images, labels, csv, target="udd6")) == \
+        "target must be 'own' or 'landing', got 'udd6'"
+    (tmp_path / "plain.csv").write_text("name,r,g,b\nground,120,120,120\n")
+    assert _message(lambda: data.FolderDataset(images, labels, tmp_path / "plain.csv", target="landing")) == (
+        f"{tmp_path / 'plain.csv'} has no landing column: add one (Background, Safe, Caution, Danger or ignore per "
+        "class) to train landing classes on this data")
+    assert _message(lambda: data.FolderDataset(tmp_path / "no", labels, csv)) == f"image folder not found: {tmp_path / 'no'}"
+    assert _message(lambda: data.FolderDataset(images, tmp_path / "no", csv)) == f"label folder not found: {tmp_path / 'no'}"
+    for i in (1, 2):
+        (labels / f"f0{i}.png").unlink()
+    assert _message(lambda: data._pair_by_stem(images, labels)) == \
+        f"no label for {images / 'f01.png'} (expected {labels / 'f01.png'}) and 1 more"
+    (images / "f02.png").unlink()
+    assert _message(lambda: data._pair_by_stem(images, labels)) == \
+        f"no label for {images / 'f01.png'} (expected {labels / 'f01.png'})"
+    for name in ("x.png", "y.png"):
+        Image.fromarray(_bands(), "L").save(labels / name)
+    (images / "f01.png").unlink()
+    assert _message(lambda: data._pair_by_stem(images, labels)) == f"label {labels / 'x.png'} has no image in {images} (and 1 more)"
+    (labels / "y.png").unlink()
+    assert _message(lambda: data._pair_by_stem(images, labels)) == f"label {labels / 'x.png'} has no image in {images}"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _message(lambda: data._pair_by_stem(empty, labels)) == \
+        f"no images in {empty} (looked for {', '.join(sorted(data.IMAGE_SUFFIXES))})"
+
+
+def test_folder_dataset_limit_cache_folder_and_repr(tmp_path):
+    root = _dataset(tmp_path / "mine", n=6)
+    split_file = _all_train(root)
+    ds = data.FolderDataset(root / "images", root / "labels", root / "classes.csv", split_file=split_file, limit=2,
+                            cache_dir=tmp_path / "mycache")
+    assert len(ds) == 2 and ds.cache_dir == tmp_path / "mycache"
+    default = data.FolderDataset(root / "images", root / "labels", root / "classes.csv", split_file=split_file, repeat=3)
+    assert default.cache_dir == root / ".cache"
+    assert repr(default) == (f"FolderDataset('train', 6 images x 3, 3 classes from classes.csv, target='own', "
+                             f"images={data._shown(root / 'images')!r})")
+    assert "6 images," in repr(data.FolderDataset(root / "images", root / "labels", root / "classes.csv",
+                                                  split_file=split_file))
+
+
+def test_make_datasets_takes_your_folders_as_a_pair_and_a_read_class_file(tmp_path):
+    root = _dataset(tmp_path / "mine", n=10)
+    class_file = classes.read_class_file(root / "classes.csv")
+    ds = data.make_datasets("folder", (root / "images", root / "labels"), size=32, classes=class_file)
+    assert sum(len(d) for d in ds.values()) == 10 and ds["train"].class_file is class_file
