@@ -201,7 +201,7 @@ class UDD6Dataset(_SegmentationDataset):
             pairs = [pairs[i] for i in chosen]
         self.pairs = _select(pairs, limit)
         self.repeat = repeat
-        self.cache_dir = Path(cache_dir) if cache_dir else _writable(self.root / ".cache")
+        self.cache_dir = _writable(Path(cache_dir) if cache_dir else self.root / ".cache")
 
     def __len__(self) -> int:
         return len(self.pairs) * self.repeat
@@ -263,7 +263,7 @@ class DroneDeployDataset(_SegmentationDataset):
         self.classes = classes.DRONEDEPLOY
         scenes = _dronedeploy_scenes(self.root, split_seed)
         self.scenes = [name for name, s in scenes if s == split]
-        self.cache_dir = Path(cache_dir) if cache_dir else _writable(self.root / ".cache")
+        self.cache_dir = _writable(Path(cache_dir) if cache_dir else self.root / ".cache")
         self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         chips = []
         for name in self.scenes:

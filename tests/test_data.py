@@ -2,6 +2,7 @@ import os
 import re
 import warnings
 import zlib
+from pathlib import Path
 
 import albumentations as A
 import cv2
@@ -80,11 +81,16 @@ def test_udd6_frames_are_decoded_once_and_again_when_a_file_changes(udd6_root, m
 def test_udd6_index_value_out_of_range_is_reported(udd6_root):
     label = sorted((udd6_root / "train" / "gt").glob("*.png"))[1]  # the grey one
     grey = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
-    grey[5, 5] = 17
+    grey[5, 5], grey[6, 6] = 6, 17  # UDD6 has classes 0..5: 6 is already outside
     cv2.imwrite(str(label), grey)
-    with pytest.warns(UnknownColorWarning, match="17"):
+    with pytest.warns(UnknownColorWarning) as record:
         _, mask = UDD6Dataset(udd6_root, "train", target="udd6")[1]
-    assert mask[5, 5] == IGNORE_INDEX
+    assert str(record[0].message) == (f"{label}: 2 pixels have index values outside 0..5 (e.g. 6); "
+                                      "they are mapped to ignore (255)")
+    assert mask[5, 5] == mask[6, 6] == IGNORE_INDEX and mask.dtype == np.uint8
+    with pytest.warns(UnknownColorWarning):
+        decoded = data.decode_label(label, classes.UDD6)
+    assert decoded.dtype == np.uint8 and decoded[5, 5] == IGNORE_INDEX
 
 
 # --- bad input -------------------------------------------------------------------------
@@ -248,8 +254,11 @@ def test_dronedeploy_real_index_csv_uses_the_official_scene_lists(tmp_path):
 def test_scenes_missing_from_index_csv_are_kept_with_a_warning(dronedeploy_root):
     lines = (dronedeploy_root / "index.csv").read_text().splitlines()
     (dronedeploy_root / "index.csv").write_text("\n".join(lines[:3]) + "\n")  # abc2 unlisted
-    with pytest.warns(UserWarning, match="1 scenes .* not in index.csv"):
+    with pytest.warns(UserWarning) as record:
         found = [s for split in data.SPLITS for s in DroneDeployDataset(dronedeploy_root, split).scenes]
+    assert str(record[0].message) == (f"1 scenes in {dronedeploy_root / 'images'} are not in index.csv "
+                                      "(e.g. abc2_TESTSCENE); they get a split by scene name")
+    assert Path(record[0].filename).name == "test_data.py"  # stacklevel: the line that built the dataset
     assert "abc2_TESTSCENE" in found
 
 
@@ -747,3 +756,38 @@ def test_each_loader_worker_seeds_numpy_and_its_transform_from_its_torch_seed(mo
 def test_dronedeploy_dataset_says_what_it_holds(dronedeploy_root):
     ds = DroneDeployDataset(dronedeploy_root, "train")
     assert repr(ds).startswith(f"DroneDeployDataset('train', {len(ds)} chips of 512 px from 1 scenes, root=")
+
+
+GOLDEN_SPLITS_SEED0 = "rrrrarrrrrre"  # second letters of train/val/test for scene000..scene011, seed 0 (landinglib 0.1)
+
+
+def test_hashed_splits_stay_the_same_across_versions_and_follow_the_seed():
+    """The split of a scene without index.csv is a pure function of (seed, name): these values must never change,
+    or a model would be tested on scenes it trained on in an earlier version."""
+    names = [f"scene{i:03d}" for i in range(12)]
+    assert [data._hashed_split(n, 0) for n in names] == [data._hashed_split(n, 0) for n in names]
+    assert "".join(data._hashed_split(n, 0)[1] for n in names) == GOLDEN_SPLITS_SEED0
+    assert [data._hashed_split(n, 1) for n in names] != [data._hashed_split(n, 0) for n in names]
+
+
+def test_dataset_folders_cache_and_split_seed_settings(udd6_root, dronedeploy_root, tmp_path):
+    assert UDD6Dataset(udd6_root, "train", cache_dir=tmp_path / "c").cache_dir == tmp_path / "c"
+    assert UDD6Dataset(udd6_root, "train").cache_dir == udd6_root / ".cache"
+    assert UDD6Dataset(udd6_root, "test").pairs == UDD6Dataset(udd6_root, "test", split_seed=0).pairs
+    with pytest.raises(ValueError, match="^target must be 'landing' or 'udd6', got 'own'$"):
+        UDD6Dataset(udd6_root, "train", target="own")
+    dd = DroneDeployDataset(dronedeploy_root, "train", cache_dir=tmp_path / "d", limit=1)
+    assert dd.cache_dir == tmp_path / "d" and len(dd) == 1
+    assert DroneDeployDataset(dronedeploy_root, "train").cache_dir == dronedeploy_root / ".cache"
+    (dronedeploy_root / "index.csv").unlink()
+
+    def splits(seed):
+        return {s: split for split in data.SPLITS for s in DroneDeployDataset(dronedeploy_root, split, split_seed=seed).scenes}
+    assert splits(0) == {n: data._hashed_split(n, 0) for n in splits(0)}
+    assert splits(5) == {n: data._hashed_split(n, 5) for n in splits(5)}
+    assert DroneDeployDataset(dronedeploy_root, "train").scenes == DroneDeployDataset(dronedeploy_root, "train", split_seed=0).scenes
+
+
+def test_paths_are_shown_relative_when_that_is_shorter():
+    assert data._shown(Path.cwd() / "a" / "b.png") == os.path.join("a", "b.png")
+    assert data._shown(Path("/")) == "/"
