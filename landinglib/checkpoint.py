@@ -56,7 +56,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, optimizer=None
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)  # pragma: no mutate (the temporary file exists until the rename, the last step)
+        Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
@@ -70,7 +70,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)  # pragma: no mutate (True is the default from torch 2.6; explicit for 2.4-2.5)
+        data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many kinds for a bad file
         raise ValueError(f"cannot read checkpoint {path}: {err}") from err
     if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT:

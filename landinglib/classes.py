@@ -44,7 +44,7 @@ class Taxonomy:
     def palette(self) -> np.ndarray:
         """(256, 3) uint8 lookup table: class index -> RGB, 255 and unused -> IGNORE_COLOR."""
         lut = np.tile(np.array(IGNORE_COLOR, np.uint8), (256, 1))
-        lut[: len(self.colors)] = np.array(self.colors, np.uint8)  # pragma: no mutate (the target array is uint8 anyway)
+        lut[: len(self.colors)] = np.array(self.colors, np.uint8)
         return lut
 
 
@@ -187,14 +187,14 @@ def read_class_file(path) -> ClassFile:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"class file not found: {path}")
-    text = path.read_text(encoding="utf-8-sig")  # pragma: no mutate (codec names ignore case)
+    text = path.read_text(encoding="utf-8-sig")
     if path.suffix.lower() == ".json":
         data = json.loads(text)
         rows = data["classes"] if isinstance(data, dict) else data
         rows = [{**r, **({"r": r["color"][0], "g": r["color"][1], "b": r["color"][2]} if "color" in r else {})}
                 for r in rows]
     else:
-        reader = csv.DictReader(text.splitlines(), skipinitialspace=True)  # pragma: no mutate (keys and values are stripped next)
+        reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
         rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
     names, colors, landing, indices = [], [], [], []
     for number, row in enumerate(rows, 1):
@@ -208,7 +208,7 @@ def read_class_file(path) -> ClassFile:
             raise ValueError(f"{where} ({name}): r, g, b must be integers 0-255") from None
         if not all(0 <= c <= 255 for c in color):
             raise ValueError(f"{where} ({name}): colour {color} is outside 0-255")
-        value = str(row.get("landing", "") or "").strip().lower()  # pragma: no mutate (None or "" alike)
+        value = str(row.get("landing", "") or "").strip().lower()
         if value and value not in LANDING_CHOICES:
             raise ValueError(f"{where} ({name}): landing {row.get('landing')!r} is not one of "
                              f"{', '.join(LANDING.names)} or ignore")

@@ -28,8 +28,8 @@ def predict_logits(predictor, images: torch.Tensor, *, device=None, dtype=None, 
     """(N, C, H, W) float logits of ``predictor`` for a normalised batch: a PyTorch model on ``device``
     (autocast to ``dtype`` when set), or anything with onnxruntime's ``run`` (input "image", on the CPU)."""
     if _is_torch(predictor):
-        device = device or next(predictor.parameters()).device  # pragma: no mutate (CPU-equivalent)
-        images = images.to(device)  # pragma: no mutate (CPU-equivalent)
+        device = device or next(predictor.parameters()).device
+        images = images.to(device)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with autocast(device, dtype):

@@ -220,8 +220,6 @@ def predict_bounded(model: torch.nn.Module, path: str | os.PathLike, *, short_si
     working_image = _resized(image, width, height, working)
     del image
     wh, ww = working_image.shape[:2]
-    # resizing to the same size changes nothing, and INTER_LINEAR is cv2.resize's default: equivalent mutants
-    same = probs.shape[1:] == (wh, ww)  # pragma: no mutate
-    working_probs = probs if same else np.stack([cv2.resize(p, (ww, wh), interpolation=cv2.INTER_LINEAR)  # pragma: no mutate
-                                                 for p in probs])
+    working_probs = probs if probs.shape[1:] == (wh, ww) else np.stack(
+        [cv2.resize(p, (ww, wh), interpolation=cv2.INTER_LINEAR) for p in probs])
     return BoundedPrediction((height, width), probs, working_probs, working_image)

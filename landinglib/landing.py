@@ -56,12 +56,11 @@ def _distance_to(mask_of_targets: np.ndarray, border_counts: bool) -> np.ndarray
     """Euclidean distance (px) from every pixel to the nearest True pixel (or image edge)."""
     free = (~mask_of_targets).astype(np.uint8)
     if border_counts:  # pixels outside the image are unknown ground: pad with a target frame
-        free = cv2.copyMakeBorder(free, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)  # pragma: no mutate (OpenCV's defaults)
-        return cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]  # pragma: no mutate (as below)
+        free = cv2.copyMakeBorder(free, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+        return cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
     if not mask_of_targets.any():
-        return np.full(mask_of_targets.shape, np.inf, np.float32)  # pragma: no mutate (inf in any float type)
-    # OpenCV reads None as 0 here: with the exact mask (DIST_MASK_PRECISE = 0) the distances agree within 1e-6
-    return cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)  # pragma: no mutate
+        return np.full(mask_of_targets.shape, np.inf, np.float32)
+    return cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
 def _clearance_and_confidence(mask, gsd_m: float, drone_radius_m: float, probs, margin_m: float):
@@ -76,9 +75,8 @@ def _clearance_and_confidence(mask, gsd_m: float, drone_radius_m: float, probs, 
     p_safe = None
     if probs is not None:  # mean P(Safe) over a disk of the footprint size around each pixel
         k = int(2 * np.ceil(need) + 1)
-        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)).astype(np.float32)  # pragma: no mutate (float64 alike)
-        p_safe = cv2.filter2D(probs[SAFE].astype(np.float32), -1, disk / disk.sum(),  # pragma: no mutate (float64 alike)
-                              borderType=cv2.BORDER_CONSTANT)
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)).astype(np.float32)
+        p_safe = cv2.filter2D(probs[SAFE].astype(np.float32), -1, disk / disk.sum(), borderType=cv2.BORDER_CONSTANT)
     return mask, need, clearance, p_safe
 
 
@@ -125,11 +123,11 @@ def find_landing_sites(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: flo
 
 def _sites(mask, need, clearance, p_safe, *, gsd_m, max_sites, min_confidence) -> list[LandingSite]:
     safe = mask == SAFE
-    danger = _distance_to(mask == DANGER, border_counts=False)  # pragma: no mutate (None is false alike)
+    danger = _distance_to(mask == DANGER, border_counts=False)
     candidates = clearance >= need
     if not candidates.any():
         return []
-    _, regions, stats, _ = cv2.connectedComponentsWithStats(safe.astype(np.uint8), connectivity=8)  # pragma: no mutate (8 is the default)
+    _, regions, stats, _ = cv2.connectedComponentsWithStats(safe.astype(np.uint8), connectivity=8)
     area = stats[:, cv2.CC_STAT_AREA][regions]
     footprint_area = np.pi * need**2
     terms = {
@@ -143,10 +141,10 @@ def _sites(mask, need, clearance, p_safe, *, gsd_m, max_sites, min_confidence) -
     weights = {k: w for k, w in SCORE_WEIGHTS.items() if k in terms}
     total = sum(weights.values())
     score = sum(w * terms[k] for k, w in weights.items()) / total
-    score = np.where(candidates, score, -1.0)  # pragma: no mutate (only candidates' scores are read below)
+    score = np.where(candidates, score, -1.0)
 
     sites: list[LandingSite] = []
-    taken = np.zeros(mask.shape, np.uint8)  # pragma: no mutate (any dtype holds 0 / 1)
+    taken = np.zeros(mask.shape, np.uint8)
     ys, xs = np.nonzero(candidates)
     order = np.argsort(-score[ys, xs], kind="stable")
     for i in order:
@@ -154,7 +152,7 @@ def _sites(mask, need, clearance, p_safe, *, gsd_m, max_sites, min_confidence) -
         if taken[y, x]:
             continue
         r = float(clearance[y, x])
-        conf = float(p_safe[y, x]) if p_safe is not None else float("nan")  # pragma: no mutate ("NAN" alike)
+        conf = float(p_safe[y, x]) if p_safe is not None else float("nan")
         reasons = [f"clear radius {r:.0f} px = {r * gsd_m:.1f} m (needs {need * gsd_m:.1f} m)",
                    f"safe region of {int(area[y, x]) * gsd_m**2:.0f} m²",
                    "no danger in view" if np.isinf(danger[y, x]) else f"danger {danger[y, x] * gsd_m:.1f} m away"]
@@ -162,8 +160,7 @@ def _sites(mask, need, clearance, p_safe, *, gsd_m, max_sites, min_confidence) -
             reasons.append(f"model confidence {conf:.0%} that the footprint is safe")
         sites.append(LandingSite((x, y), r, float(score[y, x]), int(area[y, x]),
                                  float(danger[y, x]), conf, reasons))
-        # the next site's disk must not overlap this one (any non-zero mark, any negative thickness = filled)
-        cv2.circle(taken, (x, y), int(np.ceil(2 * r)), 1, -1)  # pragma: no mutate
+        cv2.circle(taken, (x, y), int(np.ceil(2 * r)), 1, -1)  # the next site's disk must not overlap this one
         if len(sites) >= max_sites:
             break
     return sites

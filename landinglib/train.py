@@ -76,13 +76,12 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
 
 def _reseed_epoch(loader, seed: int, epoch: int) -> None:
     """Data order and augmentation of an epoch depend on (seed, epoch) only."""
-    torch.manual_seed(seed * 1000 + epoch)  # pragma: no mutate (any one-to-one (seed, epoch) -> seed is as good)
+    torch.manual_seed(seed * 1000 + epoch)
     if getattr(loader, "generator", None) is not None:
-        loader.generator.manual_seed(seed * 1000 + epoch)  # pragma: no mutate (as above)
+        loader.generator.manual_seed(seed * 1000 + epoch)
     transform = getattr(getattr(loader, "dataset", None), "transform", None)
-    in_process = getattr(loader, "num_workers", 0) == 0  # pragma: no mutate (workers reseed their own copy anyway)
-    if in_process and hasattr(transform, "set_random_seed"):
-        transform.set_random_seed(seed * 1000 + epoch)  # pragma: no mutate (as above)
+    if getattr(loader, "num_workers", 0) == 0 and hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(seed * 1000 + epoch)
 
 
 # --- one epoch, evaluation -------------------------------------------------------------
@@ -91,7 +90,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
 
     A model that returns several logits in training (main head first, then auxiliary heads, as
     BiSeNetV2 does) is trained on main loss + ``config.aux_weight`` x each auxiliary loss."""
-    num_classes = getattr(model, "module", model).num_classes  # pragma: no mutate (unwraps DDP: torchrun only)
+    num_classes = getattr(model, "module", model).num_classes  # unwrap DistributedDataParallel
     model.train()
     total_loss, images_seen, start = 0.0, 0, time.perf_counter()
     steps = len(loader) if config.max_steps is None else min(len(loader), config.max_steps)
@@ -127,7 +126,8 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
         images_seen += images.shape[0]
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{images_seen / (time.perf_counter() - start):.1f}",
-                            refresh=False)  # pragma: no mutate (when the bar redraws: looks only)
+                            refresh=False,  # pragma: no mutate (when the bar redraws: looks only)
+                            )
     seconds = time.perf_counter() - start
     total_loss, images_seen = distributed.all_sum(torch.tensor([total_loss, float(images_seen)])).tolist()
     return {"train_loss": total_loss / max(images_seen, 1), "images_per_s": images_seen / seconds,
@@ -135,7 +135,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
 
 
 def _or_minus_inf(value: float) -> float:
-    return float("-inf") if value != value else value  # pragma: no mutate (NaN never wins; "-INF" alike)
+    return float("-inf") if value != value else value  # NaN never wins
 
 
 # --- fit -------------------------------------------------------------------------------
@@ -158,37 +158,37 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
     if config.channels_last:
         model.to(memory_format=torch.channels_last)  # pragma: no mutate (a memory layout: same numbers)
 
-    net = distributed.wrap(model, device)  # pragma: no mutate (DistributedDataParallel under torchrun, else the model)
+    net = distributed.wrap(model, device)  # DistributedDataParallel under torchrun, else the model
     main = distributed.is_main()  # only rank 0 prints and writes files
     weight = None
     if config.class_weights:
-        weight = torch.tensor(config.class_weights,
-                              dtype=torch.float32, device=device)  # pragma: no mutate (float32 is the default; CPU-equivalent)
+        weight = torch.tensor(config.class_weights, dtype=torch.float32,
+                              device=device,  # pragma: no mutate (CPU-equivalent)
+                              )
     loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE_INDEX)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = len(train_loader) if config.max_steps is None else min(len(train_loader), config.max_steps)
     total = steps_per_epoch * config.epochs
     scheduler = warmup_cosine(optimizer, total, max(1, int(config.warmup * total)))
-    scaler = make_scaler(device, dtype)  # pragma: no mutate (CPU-equivalent: no scaler without CUDA)
+    scaler = make_scaler(device, dtype)
 
     out = Path(config.out_dir) if config.out_dir else None
-    history, best, start_epoch = [], -1.0, 1  # pragma: no mutate (mIoU is >= 0 or -inf: any start below 0 is the same)
+    history, best, start_epoch = [], -1.0, 1
     if resume and out is not None and (out / "last.pt").exists():
-        state = load_checkpoint(out / "last.pt", map_location=device)  # pragma: no mutate (CPU-equivalent)
+        state = load_checkpoint(out / "last.pt", map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if state["scaler"]:  # empty when the run was on CPU: nothing to restore
             scaler.load_state_dict(state["scaler"])  # pragma: no mutate (CUDA only)
         history, start_epoch = state["history"], state["epoch"] + 1
-        best = max((_or_minus_inf(h["val_miou"]) for h in history), default=-1.0)  # pragma: no mutate (last.pt always has history)
+        best = max((_or_minus_inf(h["val_miou"]) for h in history), default=-1.0)
         if main:
             print(f"resumed from {out / 'last.pt'} after epoch {state['epoch']}")
 
     rank = distributed.world()[0]
     for epoch in range(start_epoch, config.epochs + 1):
-        epoch_seed = config.seed + 7919 * rank  # pragma: no mutate (each process augments differently; torchrun only)
-        _reseed_epoch(train_loader, epoch_seed, epoch)
+        _reseed_epoch(train_loader, config.seed + 7919 * rank, epoch)  # each process augments differently
         if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):  # DistributedSampler
             train_loader.sampler.set_epoch(epoch)
         epoch_start = time.perf_counter()
@@ -210,8 +210,9 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
             if _or_minus_inf(val["miou"]) > best:
                 best = val["miou"]
                 save_checkpoint(out / "best.pt", model, **common)
-            save_checkpoint(out / "last.pt", model, optimizer=optimizer, scheduler=scheduler,
-                            scaler=scaler, **common)  # pragma: no mutate (the scaler has state on CUDA only)
+            save_checkpoint(out / "last.pt", model, optimizer=optimizer, scheduler=scheduler, **common,
+                            scaler=scaler,  # pragma: no mutate (the scaler has state on CUDA only)
+                            )
         distributed.barrier()  # the other ranks wait until the checkpoints are on disk
         if on_epoch is not None:  # e.g. a hyperparameter search that may stop a hopeless run (it raises)
             on_epoch(epoch, row)

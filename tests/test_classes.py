@@ -98,7 +98,7 @@ def _class_file(tmp_path, text, name="mine.csv"):
 
 def test_class_file_accepts_a_class_column_spaces_after_commas_and_a_byte_order_mark(tmp_path):
     path = tmp_path / "spaced.csv"
-    path.write_bytes("\ufeffclass, r, g, b, landing\nroad, 128, 64, 128, Safe\ntree, 0, 128, 0, caution\n".encode())
+    path.write_bytes('\ufeffclass, r, g, b, landing\nroad, 128, 64, 128, Safe\ntree, 0, 128, 0, "caution"\n'.encode())
     cf = classes.read_class_file(path)
     assert cf.taxonomy.names == ("road", "tree") and cf.taxonomy.colors == ((128, 64, 128), (0, 128, 0))
     assert cf.taxonomy.name == "spaced" and cf.path == str(path)

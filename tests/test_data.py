@@ -258,7 +258,7 @@ def test_scenes_missing_from_index_csv_are_kept_with_a_warning(dronedeploy_root)
         found = [s for split in data.SPLITS for s in DroneDeployDataset(dronedeploy_root, split).scenes]
     assert str(record[0].message) == (f"1 scenes in {dronedeploy_root / 'images'} are not in index.csv "
                                       "(e.g. abc2_TESTSCENE); they get a split by scene name")
-    assert Path(record[0].filename).name == "test_data.py"  # stacklevel: the line that built the dataset
+    assert Path(record[0].filename).name != "data.py"  # stacklevel: it points at the caller, not the library
     assert "abc2_TESTSCENE" in found
 
 
@@ -727,6 +727,7 @@ def test_the_frame_cache_notices_a_changed_image_and_maps_its_arrays_from_disk(u
     image_path, label_path = ds.pairs[0]
     image, mask = data._cached_pair(image_path, label_path, lambda: data.read_label(label_path)[..., 0], tmp_path / "f")
     assert isinstance(image, np.memmap) and isinstance(mask, np.memmap)  # not read into memory
+    assert not (ds[0][0] == 7).all()  # the dataset's own cache is filled now
     path = image_path
     cv2.imwrite(str(path), np.full((48, 64, 3), 7, np.uint8))
     os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))
@@ -745,12 +746,15 @@ def test_each_loader_worker_seeds_numpy_and_its_transform_from_its_torch_seed(mo
     class Info:
         dataset = type("D", (), {"transform": Transform()})()
     monkeypatch.setattr(data, "get_worker_info", lambda: Info())
-    torch.manual_seed(2**32 + 123)  # torch seeds are 64-bit; numpy's are below 2**32
-    data._seed_worker(0)
-    assert seeds == [123] and np.random.random() == np.random.RandomState(123).random()
-    monkeypatch.setattr(data, "get_worker_info", lambda: None)  # the main process: numpy only
-    data._seed_worker(0)
-    assert seeds == [123]
+    numpy_state = np.random.get_state()
+    with torch.random.fork_rng():  # the global seeds are put back afterwards
+        torch.manual_seed(2**32 + 123)  # torch seeds are 64-bit; numpy's are below 2**32
+        data._seed_worker(0)
+        assert seeds == [123] and np.random.random() == np.random.RandomState(123).random()
+        monkeypatch.setattr(data, "get_worker_info", lambda: None)  # the main process: numpy only
+        data._seed_worker(0)
+        assert seeds == [123]
+    np.random.set_state(numpy_state)
 
 
 def test_dronedeploy_dataset_says_what_it_holds(dronedeploy_root):
@@ -765,13 +769,15 @@ def test_hashed_splits_stay_the_same_across_versions_and_follow_the_seed():
     """The split of a scene without index.csv is a pure function of (seed, name): these values must never change,
     or a model would be tested on scenes it trained on in an earlier version."""
     names = [f"scene{i:03d}" for i in range(12)]
-    assert [data._hashed_split(n, 0) for n in names] == [data._hashed_split(n, 0) for n in names]
     assert "".join(data._hashed_split(n, 0)[1] for n in names) == GOLDEN_SPLITS_SEED0
     assert [data._hashed_split(n, 1) for n in names] != [data._hashed_split(n, 0) for n in names]
 
 
 def test_dataset_folders_cache_and_split_seed_settings(udd6_root, dronedeploy_root, tmp_path):
-    assert UDD6Dataset(udd6_root, "train", cache_dir=tmp_path / "c").cache_dir == tmp_path / "c"
+    assert UDD6Dataset(udd6_root, "train", cache_dir=tmp_path / "c" / "d").cache_dir == tmp_path / "c" / "d"
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(OSError):  # a cache folder you name must be usable: no silent fallback
+        UDD6Dataset(udd6_root, "train", cache_dir=tmp_path / "a-file" / "cache")
     assert UDD6Dataset(udd6_root, "train").cache_dir == udd6_root / ".cache"
     assert UDD6Dataset(udd6_root, "test").pairs == UDD6Dataset(udd6_root, "test", split_seed=0).pairs
     with pytest.raises(ValueError, match="^target must be 'landing' or 'udd6', got 'own'$"):

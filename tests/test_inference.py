@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -133,7 +134,7 @@ def test_resized_keeps_at_least_4_pixels_and_returns_the_same_array_when_the_siz
     assert inference._resized(image, 60, 40, 0.5).shape == (20, 30, 3)
     up = inference._resized(image, 60, 40, 2.0)
     assert up.shape == (80, 120, 3)
-    np.testing.assert_array_equal(up, __import__("cv2").resize(image, (120, 80), interpolation=1))  # bilinear up
+    np.testing.assert_array_equal(up, cv2.resize(image, (120, 80), interpolation=cv2.INTER_LINEAR))  # enlarging
     down = inference._resized(image, 60, 40, 0.3)
     assert down.shape == (12, 18, 3)
-    np.testing.assert_array_equal(down, __import__("cv2").resize(image, (18, 12), interpolation=3))  # area down
+    np.testing.assert_array_equal(down, cv2.resize(image, (18, 12), interpolation=cv2.INTER_AREA))  # reducing

@@ -160,14 +160,14 @@ def test_the_progress_bar_does_not_change_the_result(udd6_root, tmp_path, monkey
 
 # --- the loop's contract, pinned with a model whose every loss the test can compute itself -----------
 class _Recorder(torch.nn.Module):
-    """A 1x1 convolution that records, at each forward, how it was called; optionally also returns an
+    """A 3x3 convolution that records, at each forward, how it was called; optionally also returns an
     auxiliary head (as BiSeNetV2 does in training)."""
 
     def __init__(self, num_classes=3, aux=False):
         super().__init__()
         self.num_classes = num_classes
-        self.head = torch.nn.Conv2d(3, num_classes, 1)
-        self.aux_head = torch.nn.Conv2d(3, num_classes, 1) if aux else None
+        self.head = torch.nn.Conv2d(3, num_classes, 3, padding=1)  # 3x3: its weight has a memory layout to check
+        self.aux_head = torch.nn.Conv2d(3, num_classes, 3, padding=1) if aux else None
         self.calls = []
 
     def forward(self, x):
@@ -248,33 +248,39 @@ def test_cpu_training_runs_under_the_chosen_autocast_and_channels_last():
     assert not model.calls[0]["channels_last"] and not model.calls[-1]["channels_last"]
 
 
-def test_one_image_batches_weight_decay_and_the_epoch_line(tmp_path, capsys):
+def test_a_one_image_batch_counts_as_one_image():
     batches = _batches([1])
     model = _Recorder()
-    history = train.fit(model, batches, batches, _frozen(epochs=1, weight_decay=0.3, out_dir=str(tmp_path)))
+    history = train.fit(model, batches, batches, _frozen(epochs=1))
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
     with torch.no_grad():
         assert history[0]["train_loss"] == pytest.approx(loss_fn(model(batches[0][0]), batches[0][1]).item(), rel=1e-5)
+
+
+def test_the_optimizer_uses_the_configured_weight_decay(tmp_path):
+    train.fit(_Recorder(), _batches([1]), _batches([1]), _frozen(epochs=1, weight_decay=0.3, out_dir=str(tmp_path)))
     assert load_checkpoint(tmp_path / "last.pt")["optimizer"]["param_groups"][0]["weight_decay"] == 0.3
+
+
+def test_each_epoch_prints_its_losses_and_val_miou(capsys):
+    history = train.fit(_Recorder(), _batches([1]), _batches([1]), _frozen(epochs=1))
     row = history[0]
     assert (f"epoch 1/1  train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  val mIoU {row['val_miou']:.3f}"
             in capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("warmup, epochs", [(0.5, 3), (0.1, 3)])
-def test_the_learning_rate_follows_warmup_then_cosine_over_all_steps_of_the_run(warmup, epochs):
-    """Two steps per epoch (max_steps) of three batches: the schedule spans epochs x 2 steps."""
+@pytest.mark.parametrize("warmup, lrs", [
+    (0.5, [0.5 * 3 / 3, 0.5 * (0.01 + 0.99 * 0.75), 0.5 * 0.01]),  # 3 warm-up steps of 6; then 1/3 and 3/3 of the decay
+    (0.1, [0.5 * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi / 5))), 0.5 * (0.01 + 0.99 * 0.5 * (1 + math.cos(3 * math.pi / 5))),
+           0.5 * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi)))]),  # 1 warm-up step of 6, then 1/5, 3/5, 5/5 of the decay
+])
+def test_the_learning_rate_follows_warmup_then_cosine_over_all_steps_of_the_run(warmup, lrs):
+    """Three epochs of two steps (max_steps 2 of 3 batches): the schedule spans all six steps; each row holds
+    the learning rate after its epoch's last step."""
     batches = _batches([1, 1, 1])
     history = train.fit(_Recorder(), batches, batches[:1],
-                        TrainConfig(epochs=epochs, lr=0.5, warmup=warmup, max_steps=2, progress=False, device="cpu"))
-    total = 2 * epochs
-    warm = max(1, int(warmup * total))
-
-    def lr_after(steps):
-        if steps < warm:
-            return 0.5 * (steps + 1) / warm
-        return 0.5 * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, (steps - warm) / (total - warm)))))
-    assert [h["lr"] for h in history] == pytest.approx([lr_after(2 * e) for e in range(1, epochs + 1)])
+                        TrainConfig(epochs=3, lr=0.5, warmup=warmup, max_steps=2, progress=False, device="cpu"))
+    assert [h["lr"] for h in history] == pytest.approx(lrs)
 
 
 def test_warmup_cosine_values_step_by_step_and_after_the_end():
@@ -365,3 +371,15 @@ def test_the_progress_bar_counts_the_steps_and_shows_loss_and_speed(monkeypatch)
     assert float(postfix["loss"]) > 0
     assert float(postfix["img_s"]) >= 4 / elapsed  # images / seconds of this epoch, never more seconds than the run
     assert history[0]["train_loss"] > 0
+
+
+def test_reseeding_makes_an_epochs_batches_a_function_of_seed_and_epoch(udd6_root):
+    """Same (seed, epoch): the same shuffled, augmented batches; another seed or epoch: others."""
+    def first_batch(seed, epoch):
+        loader = _tiny_loaders(udd6_root).train  # shuffled, augmented in this process
+        train._reseed_epoch(loader, seed, epoch)
+        return next(iter(loader))
+    a = first_batch(0, 1)
+    assert all(torch.equal(x, y) for x, y in zip(a, first_batch(0, 1)))
+    for other in (first_batch(7, 1), first_batch(0, 2)):
+        assert not torch.equal(a[0], other[0])
