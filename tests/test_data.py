@@ -797,3 +797,10 @@ def test_dataset_folders_cache_and_split_seed_settings(udd6_root, dronedeploy_ro
 def test_paths_are_shown_relative_when_that_is_shorter():
     assert data._shown(Path.cwd() / "a" / "b.png") == os.path.join("a", "b.png")
     assert data._shown(Path("/")) == "/"
+
+
+def test_windows_cover_the_length_once_each_and_the_last_ends_flush():
+    assert data.window_starts(10, 4, 3) == [0, 3, 6]  # ends flush already: not added twice
+    assert data.window_starts(11, 4, 3) == [0, 3, 6, 7]  # one more, flush with the border
+    assert data.window_starts(10, 4, 1) == [0, 1, 2, 3, 4, 5, 6]  # every start, none past the border
+    assert data.window_starts(4, 4, 2) == [0] and data.window_starts(3, 4, 2) == [0]
