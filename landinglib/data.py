@@ -608,7 +608,6 @@ def train_transform(size: int = 256, scale: tuple[float, float] | None = None, a
         ]
     else:
         steps.append(A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.8))  # pragma: no mutate (recipe)
-    # albumentations' Normalize defaults are these ImageNet values: leaving them out is equivalent
     return A.Compose(steps + [A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD), ToTensorV2()])
 
 

@@ -1,9 +1,11 @@
-"""Fixtures: tiny datasets in the real layouts, drawn from the documented palettes."""
+"""Fixtures: tiny datasets in the real layouts, drawn from the documented palettes; and two helpers
+the tests share (a model that records how it is called, the message of an expected error)."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 # The palettes as the datasets document them, written here independently of landinglib.classes.
@@ -71,3 +73,29 @@ def dronedeploy_root(tmp_path):
         rows.append(f"{i} {name} {split}")
     (root / "index.csv").write_text("\n".join(rows) + "\n")
     return root
+
+
+class RecordingModel(torch.nn.Module):
+    """A 3x3 convolution that records, at each forward, its autocast state and whether its input is
+    channels_last; optionally also returns an auxiliary head in training (as BiSeNetV2 does)."""
+
+    def __init__(self, num_classes=3, aux=False):
+        super().__init__()
+        self.num_classes = num_classes
+        self.head = torch.nn.Conv2d(3, num_classes, 3, padding=1)  # 3x3: its weight has a memory layout to check
+        self.aux_head = torch.nn.Conv2d(3, num_classes, 3, padding=1) if aux else None
+        self.calls = []
+
+    def forward(self, x):
+        self.calls.append({"autocast": torch.is_autocast_enabled("cpu"), "dtype": torch.get_autocast_dtype("cpu"),
+                           "channels_last": x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1})
+        if self.aux_head is not None and self.training:
+            return self.head(x), self.aux_head(x)
+        return self.head(x)
+
+
+def error_message(call, kind=Exception) -> str:
+    """The message of the ``kind`` error that ``call()`` raises (the test fails when it raises none)."""
+    with pytest.raises(kind) as err:
+        call()
+    return str(err.value)

@@ -15,7 +15,7 @@ from landinglib import classes, data
 from landinglib.classes import IGNORE_INDEX, UnknownColorWarning
 from landinglib.data import DroneDeployDataset, UDD6Dataset
 
-from .conftest import dd_label_values, udd6_index_mask
+from .conftest import dd_label_values, error_message, udd6_index_mask
 
 
 # --- UDD6 ------------------------------------------------------------------------------
@@ -116,8 +116,6 @@ def test_empty_folder_is_a_clear_error(tmp_path):
 
 def test_dronedeploy_layout_errors_name_the_path_and_what_was_expected(tmp_path, dronedeploy_root):
     """The whole message of each layout error: the path that is wrong and the file names the loader looks for."""
-    import re
-
     root = tmp_path / "d"
     (root / "images").mkdir(parents=True)
     with pytest.raises(FileNotFoundError) as err:
@@ -146,13 +144,7 @@ def test_dronedeploy_layout_errors_name_the_path_and_what_was_expected(tmp_path,
         DroneDeployDataset(dronedeploy_root)
     assert str(err.value) == f"label {label} has no image (expected {image})"
     assert re.search("not found: .*nope. Expected .*nope/images/<scene>-ortho.tif and .*nope/labels/<scene>-label.png",
-                     _error_of(lambda: DroneDeployDataset(tmp_path / "nope")))
-
-
-def _error_of(call) -> str:
-    with pytest.raises(FileNotFoundError) as err:
-        call()
-    return str(err.value)
+                     error_message(lambda: DroneDeployDataset(tmp_path / "nope"), FileNotFoundError))
 
 
 def test_image_without_label_names_the_file(udd6_root):
@@ -486,18 +478,19 @@ def test_class_weights_are_the_capped_square_root_of_median_over_frequency():
         assert torch.equal(data.class_weights(np.zeros(3, np.int64)), torch.zeros(3))
 
 
+def _pixels_per_class(ds, items) -> np.ndarray:
+    """Pixels of each class (255 not counted) over the masks of ``ds[i]`` for ``i`` in ``items``."""
+    return np.array([sum(int((ds[i][1] == c).sum()) for i in items) for c in range(len(ds.classes))], np.int64)
+
+
 def test_class_pixel_counts_count_each_frame_once_and_stop_at_max_items(udd6_root):
     ds = UDD6Dataset(udd6_root, "train", target="udd6")
-    truth = np.zeros(len(ds.classes), np.int64)
-    for i in range(len(ds)):
-        mask = ds[i][1]
-        truth += np.bincount(mask[mask != 255].ravel(), minlength=len(ds.classes))[:len(ds.classes)]
+    truth = _pixels_per_class(ds, range(len(ds)))
     counts = data.class_pixel_counts(ds)
     assert counts.dtype == np.int64 and np.array_equal(counts, truth)
     repeated = UDD6Dataset(udd6_root, "train", target="udd6", repeat=3)
     assert len(repeated) == 3 * len(ds) and np.array_equal(data.class_pixel_counts(repeated), truth)
-    first = np.bincount(ds[0][1][ds[0][1] != 255].ravel(), minlength=len(ds.classes))[:len(ds.classes)]
-    assert np.array_equal(data.class_pixel_counts(ds, max_items=1), first)
+    assert np.array_equal(data.class_pixel_counts(ds, max_items=1), _pixels_per_class(ds, [0]))
     assert np.array_equal(data.class_pixel_counts(ds, max_items=99), truth)
 
 
@@ -695,11 +688,7 @@ def test_eval_padding_is_black_in_the_image():
 
 def test_class_pixel_counts_of_chips_count_every_chip(dronedeploy_root):
     ds = DroneDeployDataset(dronedeploy_root, "train")
-    expected = np.zeros(len(ds.classes), np.int64)
-    for i in range(len(ds)):
-        m = ds[i][1]
-        expected += np.array([(m == c).sum() for c in range(len(ds.classes))])
-    assert data.class_pixel_counts(ds).tolist() == expected.tolist()
+    assert data.class_pixel_counts(ds).tolist() == _pixels_per_class(ds, range(len(ds))).tolist()
 
 
 def test_split_files_read_every_spelling_of_the_three_splits(tmp_path):
@@ -728,9 +717,8 @@ def test_the_frame_cache_notices_a_changed_image_and_maps_its_arrays_from_disk(u
     image, mask = data._cached_pair(image_path, label_path, lambda: data.read_label(label_path)[..., 0], tmp_path / "f")
     assert isinstance(image, np.memmap) and isinstance(mask, np.memmap)  # not read into memory
     assert not (ds[0][0] == 7).all()  # the dataset's own cache is filled now
-    path = image_path
-    cv2.imwrite(str(path), np.full((48, 64, 3), 7, np.uint8))
-    os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))
+    cv2.imwrite(str(image_path), np.full((48, 64, 3), 7, np.uint8))
+    os.utime(image_path, ns=(0, image_path.stat().st_mtime_ns + 1_000_000))
     assert (UDD6Dataset(udd6_root, "train", target="udd6")[0][0] == 7).all()  # the image alone changed
 
 

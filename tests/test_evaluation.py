@@ -8,6 +8,8 @@ from landinglib import classes, data, evaluation, metrics
 from landinglib.__main__ import main
 from landinglib.model import RemapClasses, build_model, save_checkpoint
 
+from .conftest import RecordingModel
+
 
 def test_evaluate_reports_everything_and_times_inference(udd6_root):
     loaders = data.make_loaders("udd6", udd6_root, size=32, batch_size=2, num_workers=0)
@@ -134,27 +136,13 @@ def test_evaluate_command_reports_a_missing_checkpoint(tmp_path, capsys):
     assert "checkpoint not found" in capsys.readouterr().err
 
 
-class _Recording(torch.nn.Module):
-    num_classes = 2
-
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 2, 1)
-        self.seen = []
-
-    def forward(self, x):
-        self.seen.append((x.is_contiguous(memory_format=torch.channels_last), torch.is_autocast_enabled("cpu"),
-                          torch.get_autocast_dtype("cpu")))
-        return self.conv(x)
-
-
 def test_predict_logits_runs_torch_in_the_asked_layout_and_precision_and_sessions_in_float32():
-    model, images = _Recording(), torch.randn(2, 3, 4, 4)
+    model, images = RecordingModel(num_classes=2), torch.randn(2, 3, 4, 4)
     out = evaluation.predict_logits(model, images, channels_last=True, dtype=torch.bfloat16)
     assert out.dtype == torch.float32 and out.shape == (2, 2, 4, 4)
-    assert model.seen[-1] == (True, True, torch.bfloat16)
+    assert model.calls[-1] == {"channels_last": True, "autocast": True, "dtype": torch.bfloat16}
     evaluation.predict_logits(model, images)
-    assert model.seen[-1][:2] == (False, False)
+    assert not model.calls[-1]["channels_last"] and not model.calls[-1]["autocast"]
 
     class Session:
         def run(self, outputs, feeds):

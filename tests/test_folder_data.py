@@ -8,6 +8,8 @@ from PIL import Image
 
 from landinglib import classes, data, synthetic
 
+from .conftest import error_message
+
 # Three classes of a made-up dataset, written here independently of the library.
 CSV = "name, r, g, b, landing\nground, 120, 120, 120, Safe\nbush, 0, 120, 0, Caution\nhouse, 200, 0, 0, Danger\n"
 RGB = {0: (120, 120, 120), 1: (0, 120, 0), 2: (200, 0, 0)}
@@ -189,41 +191,37 @@ def test_stage_dataset_gives_raw_frames_of_whichever_data_a_stage_uses(tmp_path)
     assert pipeline.stage_taxonomy(2, cfg) is classes.LANDING
 
 
-def _message(call) -> str:
-    try:
-        call()
-    except (ValueError, FileNotFoundError) as err:
-        return str(err)
-    raise AssertionError("no error")
-
-
 def test_every_folder_mistake_is_named_in_full(tmp_path):
     root = _dataset(tmp_path / "mine", n=3)
     images, labels, csv = root / "images", root / "labels", root / "classes.csv"
-    assert _message(lambda: data.FolderDataset(images, labels, csv, target="udd6")) == \
+    assert error_message(lambda: data.FolderDataset(images, labels, csv, target="udd6"), ValueError) == \
         "target must be 'own' or 'landing', got 'udd6'"
     (tmp_path / "plain.csv").write_text("name,r,g,b\nground,120,120,120\n")
-    assert _message(lambda: data.FolderDataset(images, labels, tmp_path / "plain.csv", target="landing")) == (
+    assert error_message(lambda: data.FolderDataset(images, labels, tmp_path / "plain.csv", target="landing"), ValueError) == (
         f"{tmp_path / 'plain.csv'} has no landing column: add one (Background, Safe, Caution, Danger or ignore per "
         "class) to train landing classes on this data")
-    assert _message(lambda: data.FolderDataset(tmp_path / "no", labels, csv)) == f"image folder not found: {tmp_path / 'no'}"
-    assert _message(lambda: data.FolderDataset(images, tmp_path / "no", csv)) == f"label folder not found: {tmp_path / 'no'}"
+    assert (error_message(lambda: data.FolderDataset(tmp_path / "no", labels, csv), FileNotFoundError)
+            == f"image folder not found: {tmp_path / 'no'}")
+    assert (error_message(lambda: data.FolderDataset(images, tmp_path / "no", csv), FileNotFoundError)
+            == f"label folder not found: {tmp_path / 'no'}")
     for i in (1, 2):
         (labels / f"f0{i}.png").unlink()
-    assert _message(lambda: data._pair_by_stem(images, labels)) == \
+    assert error_message(lambda: data._pair_by_stem(images, labels), FileNotFoundError) == \
         f"no label for {images / 'f01.png'} (expected {labels / 'f01.png'}) and 1 more"
     (images / "f02.png").unlink()
-    assert _message(lambda: data._pair_by_stem(images, labels)) == \
+    assert error_message(lambda: data._pair_by_stem(images, labels), FileNotFoundError) == \
         f"no label for {images / 'f01.png'} (expected {labels / 'f01.png'})"
     for name in ("x.png", "y.png"):
         Image.fromarray(_bands(), "L").save(labels / name)
     (images / "f01.png").unlink()
-    assert _message(lambda: data._pair_by_stem(images, labels)) == f"label {labels / 'x.png'} has no image in {images} (and 1 more)"
+    assert (error_message(lambda: data._pair_by_stem(images, labels), FileNotFoundError)
+            == f"label {labels / 'x.png'} has no image in {images} (and 1 more)")
     (labels / "y.png").unlink()
-    assert _message(lambda: data._pair_by_stem(images, labels)) == f"label {labels / 'x.png'} has no image in {images}"
+    assert (error_message(lambda: data._pair_by_stem(images, labels), FileNotFoundError)
+            == f"label {labels / 'x.png'} has no image in {images}")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert _message(lambda: data._pair_by_stem(empty, labels)) == \
+    assert error_message(lambda: data._pair_by_stem(empty, labels), FileNotFoundError) == \
         f"no images in {empty} (looked for {', '.join(sorted(data.IMAGE_SUFFIXES))})"
 
 

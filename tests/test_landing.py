@@ -238,18 +238,23 @@ def test_site_json_fields_and_rounding():
     assert footprint_radius_px(0.05, 0.5) == pytest.approx(10.0)
 
 
+def _strip_at_the_footprint():
+    """A Safe strip whose middle row is exactly 10 px from the frame (the footprint at 0.1 m/px, 0.5 m + 0.5 m),
+    probabilities 90 % Safe, and the highest footprint confidence the finder reports on it."""
+    strip = np.full((19, 400), SAFE, np.uint8)
+    probs = np.zeros((4, 19, 400), np.float32)
+    probs[SAFE], probs[0] = 0.9, 0.1
+    top = max(s.confidence for s in find_landing_sites(strip, probs=probs, min_confidence=0.0))
+    return strip, probs, top
+
+
 def test_defaults_and_boundaries_of_the_site_finder():
     """Defaults: 0.5 m margin, 5 sites. Boundaries: a clear radius exactly the footprint and a confidence exactly
     the threshold both qualify; the area term saturates at 100 footprints."""
-    strip = np.zeros((19, 400), np.uint8)
-    strip[:] = SAFE  # the middle row is exactly 10 px from the frame: the footprint at 0.1 m/px, 0.5 m + 0.5 m
+    strip, probs, top = _strip_at_the_footprint()
     sites = find_landing_sites(strip)
     assert len(sites) == 5 and all(s.radius_px == pytest.approx(10.0) for s in sites)
     assert find_landing_sites(strip, margin_m=0.6) == []
-    probs = np.zeros((4, 19, 400), np.float32)
-    probs[SAFE] = 0.9
-    probs[0] = 0.1
-    top = max(s.confidence for s in find_landing_sites(strip, probs=probs, min_confidence=0.0))
     assert find_landing_sites(strip, probs=probs, min_confidence=top)  # exactly the threshold is enough
     assert find_landing_sites(strip, probs=probs, min_confidence=float(np.nextafter(np.float32(top), 1))) == []
 
@@ -264,16 +269,13 @@ def test_the_reasons_for_no_site_agree_with_the_finder_at_its_boundaries():
     the explanation is empty; one step beyond, it names the failed condition in metres or percent."""
     from landinglib.landing import explain_no_site, sites_and_reason
 
-    strip = np.full((19, 400), SAFE, np.uint8)  # clear radius exactly 10 px = the footprint at 0.1 m/px
+    strip, probs, top = _strip_at_the_footprint()
     assert explain_no_site(strip) == "" and sites_and_reason(strip)[1] == "" and len(sites_and_reason(strip)[0]) == 5
     why = explain_no_site(strip, margin_m=0.6)
     assert why == ("no Safe region is wide enough: the widest clear radius is 1.0 m, the drone needs 1.1 m "
                    "(0.5 m radius + 0.6 m margin at 0.1 m/px)")
     coarse = explain_no_site(np.full((3, 50), SAFE, np.uint8), gsd_m=0.25)  # 2 px clear = 0.5 m; needs 4 px
     assert coarse.startswith("no Safe region is wide enough: the widest clear radius is 0.5 m, the drone needs 1.0 m")
-    probs = np.zeros((4, 19, 400), np.float32)
-    probs[SAFE], probs[0] = 0.9, 0.1
-    top = max(s.confidence for s in sites_and_reason(strip, probs=probs, min_confidence=0.0)[0])
     assert explain_no_site(strip, probs=probs, min_confidence=top) == ""
     sites, why = sites_and_reason(strip, probs=probs, min_confidence=float(np.nextafter(np.float32(top), 1)))
     assert sites == [] and why.startswith("Safe ground wide enough exists") and why.endswith("% threshold")

@@ -11,6 +11,8 @@ from landinglib.model import build_model, load_checkpoint
 from landinglib.runtime import set_seed
 from landinglib.train import TrainConfig
 
+from .conftest import RecordingModel
+
 
 def _tiny_loaders(udd6_root, batch_size=2):
     return data.make_loaders("udd6", udd6_root, size=32, batch_size=batch_size, num_workers=0)
@@ -125,14 +127,20 @@ def test_validation_without_labelled_pixels_is_a_clear_error():
         train.fit(build_model("ultra-fast", 2), batch, empty, TrainConfig(epochs=1, progress=False, device="cpu"))
 
 
-def test_warmup_then_cosine_schedule():
+def _learning_rates(total_steps, warmup_steps, steps) -> list[float]:
+    """``warmup_cosine``'s factor before each of ``steps`` optimizer steps (base learning rate 1)."""
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    sched = train.warmup_cosine(opt, total_steps=100, warmup_steps=10)
+    sched = train.warmup_cosine(opt, total_steps=total_steps, warmup_steps=warmup_steps)
     lrs = []
-    for _ in range(100):
+    for _ in range(steps):
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
+    return lrs
+
+
+def test_warmup_then_cosine_schedule():
+    lrs = _learning_rates(total_steps=100, warmup_steps=10, steps=100)
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 0.02
 
@@ -159,25 +167,6 @@ def test_the_progress_bar_does_not_change_the_result(udd6_root, tmp_path, monkey
 
 
 # --- the loop's contract, pinned with a model whose every loss the test can compute itself -----------
-class _Recorder(torch.nn.Module):
-    """A 3x3 convolution that records, at each forward, how it was called; optionally also returns an
-    auxiliary head (as BiSeNetV2 does in training)."""
-
-    def __init__(self, num_classes=3, aux=False):
-        super().__init__()
-        self.num_classes = num_classes
-        self.head = torch.nn.Conv2d(3, num_classes, 3, padding=1)  # 3x3: its weight has a memory layout to check
-        self.aux_head = torch.nn.Conv2d(3, num_classes, 3, padding=1) if aux else None
-        self.calls = []
-
-    def forward(self, x):
-        self.calls.append({"autocast": torch.is_autocast_enabled("cpu"), "dtype": torch.get_autocast_dtype("cpu"),
-                           "channels_last": x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1})
-        if self.aux_head is not None and self.training:
-            return self.head(x), self.aux_head(x)
-        return self.head(x)
-
-
 def _batches(sizes, num_classes=3, side=8, seed=0):
     g = torch.Generator().manual_seed(seed)
     out = []
@@ -192,15 +181,21 @@ def _frozen(**kw):  # lr 0: the weights never move, so every loss can be recompu
     return TrainConfig(lr=0.0, warmup=0.0, progress=False, device="cpu", **kw)
 
 
+def _losses(model, batches, weights=None) -> list[float]:
+    """The loss of each batch, recomputed: cross-entropy, optionally class-weighted, ignoring 255."""
+    loss_fn = torch.nn.CrossEntropyLoss(weight=None if weights is None else torch.tensor(weights), ignore_index=255)
+    with torch.no_grad():
+        return [loss_fn(model(x), y).item() for x, y in batches]
+
+
 def test_training_loss_is_the_image_weighted_mean_of_the_batches_class_weighted_and_ignoring_255():
     batches, weights = _batches([2, 3]), [1.0, 4.0, 0.5]
-    model = _Recorder()
+    model = RecordingModel()
     history = train.fit(model, batches, batches, _frozen(epochs=1, class_weights=weights))
-    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights), ignore_index=255)
-    with torch.no_grad():
-        per_batch = [loss_fn(model(x), y).item() for x, y in batches]
+    per_batch = _losses(model, batches, weights)
     row = history[0]
     assert row["train_loss"] == pytest.approx((2 * per_batch[0] + 3 * per_batch[1]) / 5, rel=1e-5)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights), ignore_index=255)
     expected_val = train.evaluate(model, batches, 3, loss_fn=loss_fn)
     assert row["val_loss"] == pytest.approx(expected_val["loss"], rel=1e-5)
     assert row["val_miou"] == pytest.approx(expected_val["miou"]) and row["val_iou"] == pytest.approx(expected_val["iou"])
@@ -211,17 +206,15 @@ def test_training_loss_is_the_image_weighted_mean_of_the_batches_class_weighted_
 
 def test_max_steps_stops_each_epoch_after_that_many_batches():
     batches = _batches([2, 3, 4])
-    model = _Recorder()
+    model = RecordingModel()
     history = train.fit(model, batches, batches[:1], _frozen(epochs=2, max_steps=2))
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
-    with torch.no_grad():
-        first_two = [loss_fn(model(x), y).item() for x, y in batches[:2]]
+    first_two = _losses(model, batches[:2])
     assert history[1]["train_loss"] == pytest.approx((2 * first_two[0] + 3 * first_two[1]) / 5, rel=1e-5)
 
 
 def test_auxiliary_heads_add_their_loss_times_aux_weight():
     batches = _batches([2])
-    model = _Recorder(aux=True)
+    model = RecordingModel(aux=True)
     history = train.fit(model, batches, batches, _frozen(epochs=1, aux_weight=0.25))
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
     (x, y), = batches
@@ -233,7 +226,7 @@ def test_auxiliary_heads_add_their_loss_times_aux_weight():
 def test_cpu_training_runs_under_the_chosen_autocast_and_channels_last():
     batches = _batches([2])
     for amp, autocast_on in (("bf16", True), ("off", False), ("auto", False)):
-        model = _Recorder()
+        model = RecordingModel()
         train.fit(model, batches, batches, _frozen(epochs=1, amp=amp))
         training_call = model.calls[0]  # the first forward is the training step; validation follows
         assert training_call["autocast"] is autocast_on, amp
@@ -243,27 +236,25 @@ def test_cpu_training_runs_under_the_chosen_autocast_and_channels_last():
         validation_call = model.calls[-1]  # validation runs under the same autocast and layout
         assert validation_call["autocast"] is autocast_on and validation_call["channels_last"], amp
         assert model.head.weight.is_contiguous(memory_format=torch.channels_last)
-    model = _Recorder()
+    model = RecordingModel()
     train.fit(model, batches, batches, _frozen(epochs=1, channels_last=False))
     assert not model.calls[0]["channels_last"] and not model.calls[-1]["channels_last"]
 
 
 def test_a_one_image_batch_counts_as_one_image():
     batches = _batches([1])
-    model = _Recorder()
+    model = RecordingModel()
     history = train.fit(model, batches, batches, _frozen(epochs=1))
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
-    with torch.no_grad():
-        assert history[0]["train_loss"] == pytest.approx(loss_fn(model(batches[0][0]), batches[0][1]).item(), rel=1e-5)
+    assert history[0]["train_loss"] == pytest.approx(_losses(model, batches)[0], rel=1e-5)
 
 
 def test_the_optimizer_uses_the_configured_weight_decay(tmp_path):
-    train.fit(_Recorder(), _batches([1]), _batches([1]), _frozen(epochs=1, weight_decay=0.3, out_dir=str(tmp_path)))
+    train.fit(RecordingModel(), _batches([1]), _batches([1]), _frozen(epochs=1, weight_decay=0.3, out_dir=str(tmp_path)))
     assert load_checkpoint(tmp_path / "last.pt")["optimizer"]["param_groups"][0]["weight_decay"] == 0.3
 
 
 def test_each_epoch_prints_its_losses_and_val_miou(capsys):
-    history = train.fit(_Recorder(), _batches([1]), _batches([1]), _frozen(epochs=1))
+    history = train.fit(RecordingModel(), _batches([1]), _batches([1]), _frozen(epochs=1))
     row = history[0]
     assert (f"epoch 1/1  train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  val mIoU {row['val_miou']:.3f}"
             in capsys.readouterr().out)
@@ -278,26 +269,20 @@ def test_the_learning_rate_follows_warmup_then_cosine_over_all_steps_of_the_run(
     """Three epochs of two steps (max_steps 2 of 3 batches): the schedule spans all six steps; each row holds
     the learning rate after its epoch's last step."""
     batches = _batches([1, 1, 1])
-    history = train.fit(_Recorder(), batches, batches[:1],
+    history = train.fit(RecordingModel(), batches, batches[:1],
                         TrainConfig(epochs=3, lr=0.5, warmup=warmup, max_steps=2, progress=False, device="cpu"))
     assert [h["lr"] for h in history] == pytest.approx(lrs)
 
 
 def test_warmup_cosine_values_step_by_step_and_after_the_end():
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    sched = train.warmup_cosine(opt, total_steps=3, warmup_steps=2)
-    lrs = []
-    for _ in range(6):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
+    lrs = _learning_rates(total_steps=3, warmup_steps=2, steps=6)
     assert lrs == pytest.approx([0.5, 1.0, 1.0, 0.01, 0.01, 0.01])  # one decay step of length 1, then the floor
 
 
 def test_a_model_that_never_improves_keeps_its_first_epoch_as_best(tmp_path):
     batches = _batches([2])
     calls = []
-    history = train.fit(_Recorder(), batches, batches, _frozen(epochs=3, out_dir=str(tmp_path)),
+    history = train.fit(RecordingModel(), batches, batches, _frozen(epochs=3, out_dir=str(tmp_path)),
                         on_epoch=lambda epoch, row: calls.append((epoch, row)))
     assert calls == [(1, history[0]), (2, history[1]), (3, history[2])]
     best = load_checkpoint(tmp_path / "best.pt")
@@ -309,12 +294,12 @@ def test_a_model_that_never_improves_keeps_its_first_epoch_as_best(tmp_path):
 def test_a_second_run_into_the_same_folder_starts_afresh_unless_asked_to_resume(tmp_path, capsys):
     batches = _batches([2])
     config = _frozen(epochs=2, out_dir=str(tmp_path))
-    train.fit(_Recorder(), batches, batches, config)
+    train.fit(RecordingModel(), batches, batches, config)
     epochs_run = []
-    train.fit(_Recorder(), batches, batches, config, on_epoch=lambda e, row: epochs_run.append(e))
+    train.fit(RecordingModel(), batches, batches, config, on_epoch=lambda e, row: epochs_run.append(e))
     assert epochs_run == [1, 2] and "resumed" not in capsys.readouterr().out
     longer = dataclasses.replace(config, epochs=3)
-    train.fit(_Recorder(), batches, batches, longer, resume=True, on_epoch=lambda e, row: epochs_run.append(e))
+    train.fit(RecordingModel(), batches, batches, longer, resume=True, on_epoch=lambda e, row: epochs_run.append(e))
     assert epochs_run == [1, 2, 3]
     assert f"resumed from {tmp_path / 'last.pt'} after epoch 2" in capsys.readouterr().out
 
@@ -334,7 +319,7 @@ def test_each_epoch_is_reseeded_from_the_run_seed_and_a_distributed_sampler_is_t
     seeds = []
     real = train._reseed_epoch
     monkeypatch.setattr(train, "_reseed_epoch", lambda ld, seed, epoch: (seeds.append((seed, epoch)), real(ld, seed, epoch)))
-    train.fit(_Recorder(), loader, loader, _frozen(epochs=2, seed=7))
+    train.fit(RecordingModel(), loader, loader, _frozen(epochs=2, seed=7))
     assert seeds == [(7, 1), (7, 2)]  # one process: rank 0 adds nothing to the seed
     assert Loader.sampler.epochs == [1, 2]
 
@@ -364,7 +349,7 @@ def test_the_progress_bar_counts_the_steps_and_shows_loss_and_speed(monkeypatch)
     monkeypatch.setattr(train, "_progress", lambda *a: bars.append(real(*a)) or bars[-1])
     batches = _batches([2, 2])
     start = time.perf_counter()
-    history = train.fit(_Recorder(), batches, batches, TrainConfig(epochs=1, lr=0.0, warmup=0.0, device="cpu"))
+    history = train.fit(RecordingModel(), batches, batches, TrainConfig(epochs=1, lr=0.0, warmup=0.0, device="cpu"))
     elapsed = time.perf_counter() - start
     assert (bars[0].total, bars[0].desc) == (2, "epoch 1/1")
     postfix = dict(item.split("=") for item in bars[0].postfix.split(", "))
