@@ -48,7 +48,7 @@ mutation: install   ## plant small bugs in the core modules (mutmut) and count h
 	@# one OpenMP thread and no worker processes (data loading, scene drawing): mutmut forks a process per
 	@# mutant, and thread pools or process pools started in a forked child can hang (each hang costs a timeout)
 	OMP_NUM_THREADS=1 LANDINGLIB_WORKERS=0 LANDINGLIB_FAST=1 $(VENV)/bin/mutmut run --max-children $$(nproc)
-	$(VENV)/bin/mutmut results
+	$(PY) tools/mutation_report.py   # the score per module; fails on a survivor not in tools/mutation_equivalents.txt
 
 clean-data:
 	rm -rf data/synthetic

@@ -166,7 +166,8 @@ def report(mutants: Path, equivalents: Path, draft: bool = False) -> int:
             print(f"\n# {name}\n" + changed[name].block("TODO: a test that catches it, or why none can" if draft
                                                        else "?"))
         return 1
-    print(f"\nevery surviving mutant is listed as equivalent in {equivalents.relative_to(ROOT)}")
+    shown = equivalents.relative_to(ROOT) if equivalents.is_relative_to(ROOT) else equivalents
+    print(f"\nevery surviving mutant is listed as equivalent in {shown}")
     return 0
 
 
