@@ -130,3 +130,14 @@ def test_a_class_file_may_hold_255_classes_but_not_256(tmp_path):
     assert len(classes.read_class_file(_class_file(tmp_path, rows(255))).taxonomy) == 255
     with pytest.raises(ValueError, match=r"at most 255 classes \(255 means ignore\), got 256$"):
         classes.read_class_file(_class_file(tmp_path, rows(256)))
+
+
+def test_an_unknown_colour_warning_points_at_the_line_that_decoded_the_label():
+    import inspect
+
+    rgb = index_to_colors(np.zeros((2, 2), np.uint8), classes.LANDING)
+    rgb[0, 0] = (1, 2, 3)
+    with pytest.warns(UnknownColorWarning) as record:
+        line = inspect.currentframe().f_lineno + 1
+        colors_to_index(rgb, classes.LANDING, source="mine.png")
+    assert (record[0].filename, record[0].lineno) == (__file__, line)

@@ -291,3 +291,36 @@ def test_probabilities_need_at_least_two_classes_of_the_mask_size():
         find_landing_sites(mask, probs=two[1:])
     with pytest.raises(ValueError, match="positive"):
         footprint_radius_px(0.1, 0)
+
+
+def test_the_area_term_of_the_smallest_regions_stays_within_0_and_1():
+    """A region smaller than a footprint's area scores an area term of 0 (not below); a one-pixel region still
+    counts its one pixel. Checked through the documented score of a site without danger or probabilities."""
+    def only_site(mask, need):
+        site, = find_landing_sites(mask, gsd_m=1.0, drone_radius_m=need / 2, margin_m=need / 2)
+        return site
+
+    field = np.zeros((7, 7), np.uint8)
+    field[2:5, 2:5] = SAFE  # 9 px, but a 2 px footprint covers 4 pi = 12.6 px
+    site = only_site(field, 2.0)
+    assert site.center == (3, 3) and site.radius_px == pytest.approx(2.0) and site.area_px == 9
+    assert site.score == pytest.approx((0.4 * 0 + 0.2 * 0 + 0.2 * 1) / 0.8)
+    dot = np.zeros((5, 5), np.uint8)
+    dot[2, 2] = SAFE  # one pixel; a 0.5 px footprint covers pi / 4 px
+    site = only_site(dot, 0.5)
+    assert site.area_px == 1 and site.radius_px == pytest.approx(1.0)
+    area_term = np.log(1 / (np.pi * 0.25)) / np.log(100)
+    assert site.score == pytest.approx((0.4 * 0.5 + 0.2 * area_term + 0.2 * 1) / 0.8)
+
+
+def test_equally_good_pixels_are_taken_in_reading_order_on_every_machine():
+    """Tied pixels (a square field's 2 x 2 centre, a strip's row of equally clear pixels) are taken in reading order,
+    top row first, then leftmost, whatever sort the platform's numpy uses by default: the same mask gives the same
+    sites everywhere."""
+    field = np.full((40, 40), SAFE, np.uint8)  # the image edge bounds it: clear radius 20 at the 2 x 2 centre
+    assert find_landing_sites(field, **KW, max_sites=1)[0].center == (19, 19)
+    strip = np.full((40, 120), SAFE, np.uint8)  # rows 19 and 20 tie all along the strip
+    sites = find_landing_sites(strip, **KW, max_sites=5)
+    # each later site lies just beyond twice the clear radius (40 px) of the one before: (100, 19) is 40 px from
+    # (60, 19), so the next in reading order is (100, 20), 40.01 px away
+    assert [s.center for s in sites] == [(19, 19), (60, 19), (100, 20)]

@@ -91,3 +91,18 @@ def test_compare_prints_milliseconds_under_a_rule():
     assert lines[0].split() == ["model", "mIoU", "pix", "acc", "a", "b", "ms/img"]
     assert set(lines[1]) == {"-"} and lines[2].split() == ["int8", "0.500", "0.700", "0.500", "-", "250.0"]
     assert lines[3].split() == ["fp32", "0.400", "0.600", "0.300", "0.500"]
+
+
+def test_the_same_counts_score_alike_whatever_number_type_holds_them():
+    """Counts saved compactly (uint16, int32) or as floats give the scores and the baseline of int64 counts: no
+    wrapped sums, no float32 rounding."""
+    counts = np.array([[40000, 30000], [5, 7]])  # a row sums past 65535
+    for dtype in (np.uint16, np.int32, np.float32):
+        np.testing.assert_equal(metrics.scores(counts.astype(dtype)), metrics.scores(counts))
+        np.testing.assert_equal(metrics.majority_baseline(counts.astype(dtype)), metrics.majority_baseline(counts))
+    assert metrics.majority_baseline(counts.astype(np.uint16))["pixels"] == 70012
+
+
+def test_the_matrix_is_kept_on_the_device_it_is_given():
+    assert ConfusionMatrix(3, device="meta").matrix.device.type == "meta"  # e.g. the model's GPU
+    assert ConfusionMatrix(3).matrix.device.type == "cpu"

@@ -319,3 +319,83 @@ def test_files_that_are_not_checkpoints_or_state_dicts_are_refused_by_name(tmp_p
             load_checkpoint(tmp_path / name)
     torch.save({"w": torch.zeros(1)}, tmp_path / "bare.pt")
     assert load_checkpoint(tmp_path / "bare.pt") == {"format": None, "model": {"w": torch.zeros(1)}, "model_name": None}
+
+
+def test_every_module_left_without_weights_is_re_initialised_however_deep_it_sits():
+    """A stage-1 network for 4-band images (RGB + near infrared) and 6 classes, loaded into an RGB network for 4
+    classes: the first convolution (inside the backbone) and the classifier both start afresh."""
+    torch.manual_seed(0)
+    source = build_model("ultra-fast", 6).state_dict()
+    source["backbone.0.weight"] = torch.randn(32, 4, 3, 3)
+    target = build_model("ultra-fast", 4)
+    with torch.no_grad():
+        target.backbone[0].weight.fill_(123.0)
+        target.classifier.weight.fill_(123.0)
+    report = load_weights(target, source)
+    assert report.new == ["backbone.0.weight", "classifier.weight", "classifier.bias"]
+    assert target.backbone[0].weight.abs().max() < 10 and target.classifier.weight.abs().max() < 10
+    assert torch.equal(target.backbone[3].weight, source["backbone.3.weight"])
+
+
+def test_weights_without_a_recorded_architecture_are_named_by_most_of_their_tensors_classifiers_aside():
+    from .conftest import error_message
+
+    ultra, six = build_model("ultra-fast", 4).state_dict(), build_model("ultra-fast", 6).state_dict()
+    fast = build_model("fast", 4)
+    named = ("the given weights holds the tensors of 'ultra-fast', not of 'fast': "
+             "build that model (build_model('ultra-fast'), --arch ultra-fast)")
+    unnamed = "no tensor of the given weights matches FastSegNet: is it a checkpoint of another architecture?"
+    one = {"backbone.0.weight": ultra["backbone.0.weight"]}
+    assert error_message(lambda: load_weights(fast, one), ValueError) == named  # all (one) of them ultra-fast's
+    half = {**one, "foreign.weight": torch.zeros(3)}
+    assert error_message(lambda: load_weights(fast, half), ValueError) == unnamed  # half is not most
+    most = {**half, "backbone.3.weight": ultra["backbone.3.weight"]}
+    assert error_message(lambda: load_weights(fast, most), ValueError) == named
+    # a classifier for another class count is ultra-fast's all the same: its shape does not count against it
+    other_classes = {n: six[n] for n in ("backbone.0.weight", "classifier.weight", "classifier.bias")}
+    assert error_message(lambda: load_weights(fast, other_classes), ValueError) == named
+
+
+def test_another_tools_checkpoint_is_judged_by_its_tensors_not_by_its_model_name():
+    source = build_model("ultra-fast", 4)
+    theirs = {"model": source.state_dict(), "model_name": "unet-resnet34", "epoch": 12}  # no landinglib format
+    target = build_model("ultra-fast", 4)
+    report = load_weights(target, theirs)
+    assert not report.new and not report.dropped
+    assert torch.equal(target.classifier.weight, source.classifier.weight)
+
+
+_UNPICKLED = []
+
+
+def _record_unpickling():
+    _UNPICKLED.append(True)
+    return "ran"
+
+
+class _RunsCodeWhenLoaded:
+    def __reduce__(self):
+        return _record_unpickling, ()
+
+
+def test_code_inside_a_checkpoint_never_runs_even_where_the_environment_relaxes_torch_load(tmp_path, monkeypatch):
+    path = tmp_path / "downloaded.pt"
+    torch.save({"format": M.CHECKPOINT_FORMAT, "model": {}, "surprise": _RunsCodeWhenLoaded()}, path)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # torch's switch to unsafe loading where not asked
+    with pytest.raises(ValueError, match=f"^cannot read checkpoint {re.escape(str(path))}: "):
+        load_checkpoint(path)
+    assert _UNPICKLED == []
+
+
+def test_an_interrupt_just_after_the_rename_reaches_the_user_as_the_interrupt(tmp_path, monkeypatch):
+    real_replace = os.replace
+
+    def replace_then_interrupted(src, dst):  # Ctrl-C lands as the rename returns: the temporary file is gone
+        real_replace(src, dst)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", replace_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path / "last.pt", build_model("ultra-fast", 4), epoch=5)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["last.pt"] and load_checkpoint(tmp_path / "last.pt")["epoch"] == 5
