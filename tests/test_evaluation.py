@@ -153,3 +153,24 @@ def test_predict_logits_runs_torch_in_the_asked_layout_and_precision_and_session
     assert session.dtype == np.float32
     with pytest.raises(TypeError, match="^cannot evaluate a str: pass a torch.nn.Module or an onnxruntime session$"):
         evaluation.predict_logits("model.onnx", images)
+
+
+def test_predict_logits_gives_the_model_its_batch_on_the_models_own_device():
+    """A batch from elsewhere (a reference model on another device than the loader's) is moved to the model;
+    the "meta" device stands in for a second device on a CPU-only machine."""
+    class DeviceRecorder(torch.nn.Module):
+        def __init__(self, device):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1, device=device))
+            self.seen = []
+
+        def forward(self, x):
+            self.seen.append(x.device.type)
+            return torch.zeros(x.shape[0], 2, *x.shape[2:], device=x.device)
+
+    images = torch.randn(2, 3, 4, 4)
+    elsewhere = DeviceRecorder("meta")
+    assert evaluation.predict_logits(elsewhere, images).shape == (2, 2, 4, 4) and elsewhere.seen == ["meta"]
+    here = DeviceRecorder("cpu")
+    evaluation.predict_logits(here, images, device=torch.device("meta"))  # an explicit device wins
+    assert here.seen == ["meta"]

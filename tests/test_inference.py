@@ -6,6 +6,8 @@ from torch import nn
 
 from landinglib import inference
 
+from .conftest import error_message
+
 
 class PixelModel(nn.Module):
     """A 1x1-conv 'network': no context, so tiled and whole-image predictions must agree exactly."""
@@ -138,3 +140,73 @@ def test_resized_keeps_at_least_4_pixels_and_returns_the_same_array_when_the_siz
     down = inference._resized(image, 60, 40, 0.3)
     assert down.shape == (12, 18, 3)
     np.testing.assert_array_equal(down, cv2.resize(image, (18, 12), interpolation=cv2.INTER_AREA))  # reducing
+
+
+def test_resizing_reduces_by_area_and_enlarges_bilinearly_whatever_the_orientation():
+    tall = _image(60, 20)  # taller than wide: reduced to 8 x 24, its new height exceeds its old width
+    np.testing.assert_array_equal(inference._resized(tall, 20, 60, 0.4),
+                                  cv2.resize(tall, (8, 24), interpolation=cv2.INTER_AREA))
+    # a decoding one row short of its file (the width already right): only enlarged, so bilinear
+    np.testing.assert_array_equal(inference._resized(tall, 20, 61, 1.0),
+                                  cv2.resize(tall, (20, 61), interpolation=cv2.INTER_LINEAR))
+
+
+def test_a_missing_image_is_an_error_naming_the_file(tmp_path):
+    missing = tmp_path / "frame01.jpg"
+    assert error_message(lambda: inference.image_size(missing), FileNotFoundError) == f"image not found: {missing}"
+
+
+def test_a_file_whose_pixels_are_cut_off_is_an_error_naming_it_when_decoded_reduced(tmp_path):
+    path = tmp_path / "cut.png"
+    whole = cv2.imencode(".png", _image(64, 64))[1].tobytes()
+    path.write_bytes(whole[: len(whole) // 2])  # the header (and so the size) is intact
+    assert inference.image_size(path) == (64, 64)
+    assert (error_message(lambda: inference.read_reduced(path, 8), ValueError)
+            == f"cannot read image {path}: the file is corrupt or not an image")
+
+
+def _write_png(path, image):
+    cv2.imwrite(str(path), image[..., ::-1])  # RGB on disk
+    return path
+
+
+def test_bounded_prediction_shows_the_network_short_side_pixels_on_the_short_side(tmp_path):
+    path = _write_png(tmp_path / "f.png", _image(300, 400))
+    assert inference.predict_bounded(PixelModel(), path).probs.shape == (4, 256, 341)  # 256 by default, as in training
+    assert inference.predict_bounded(PixelModel(), path, short_side=64).probs.shape == (4, 64, 85)
+
+
+def test_a_small_frame_is_predicted_from_all_its_pixels(tmp_path):
+    """A 48 x 64 frame is enlarged for the network: it must be decoded whole, not reduced first."""
+    image = _image(48, 64)
+    prediction = inference.predict_bounded(PixelModel(), _write_png(tmp_path / "f.png", image))
+    np.testing.assert_array_equal(prediction.working_image, image)
+    assert prediction.probs.shape == (4, 256, 341)
+
+
+def test_at_the_working_scale_the_network_probabilities_are_kept_once(tmp_path):
+    """Network and working scales coincide (scale 1, a frame below the working side): one array, not a copy."""
+    prediction = inference.predict_bounded(PixelModel(), _write_png(tmp_path / "f.png", _image(48, 64)), scale=1.0)
+    assert prediction.probs.shape == (4, 48, 64) and prediction.working_image.shape == (48, 64, 3)
+    assert np.shares_memory(prediction.working_probs, prediction.probs)
+
+
+def test_full_mask_interpolates_each_full_resolution_row_once(monkeypatch):
+    """Strips of ``strip_rows`` rows one after the other, each row once: no overlapping strips that redo the work."""
+    from landinglib.inference import BoundedPrediction
+
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), size=(5, 7)).transpose(2, 0, 1).astype(np.float32)
+    prediction = BoundedPrediction((300, 40), probs, probs, np.zeros((5, 7, 3), np.uint8))
+    expected = prediction.full_mask()
+    rows = []
+    real = cv2.remap
+
+    def counting(src, map_x, *args, **kwargs):
+        rows.append(map_x.shape[0])
+        return real(src, map_x, *args, **kwargs)
+
+    monkeypatch.setattr(cv2, "remap", counting)
+    for strip_rows in (128, 7):
+        rows.clear()
+        np.testing.assert_array_equal(prediction.full_mask(strip_rows=strip_rows), expected)
+        assert sum(rows) == 300 * 3 and max(rows) == min(strip_rows, 300), strip_rows  # 3 class planes, 300 rows

@@ -246,3 +246,16 @@ def test_bounded_prediction_passes_flip_tta_on(tmp_path):
     plain = inference.predict_bounded(Asymmetric(), tmp_path / "a.png", short_side=64).probs
     flipped = inference.predict_bounded(Asymmetric(), tmp_path / "a.png", short_side=64, flip_tta=True).probs
     assert not np.allclose(plain, flipped)  # a model that is not flip-equivariant: the averaged flips differ
+
+
+def test_the_network_takes_exactly_its_limit_and_the_refusal_rounds_the_megapixels(tmp_path, monkeypatch):
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), _photo(655, 1000))
+    message = f"{path} at scale 10 would be 66 MP for the network (at most 64 MP): is the GSD right?"
+    with pytest.raises(ValueError) as err:
+        inference.predict_bounded(SafeAbove(), path, scale=10.0)  # 65.5 MP
+    assert str(err.value) == message
+    small = tmp_path / "b.png"
+    cv2.imwrite(str(small), _photo(48, 64))
+    monkeypatch.setattr(inference, "MAX_NETWORK_PIXELS", 48 * 64)
+    assert inference.predict_bounded(SafeAbove(), small, scale=1.0).probs.shape == (4, 48, 64)  # exactly the limit

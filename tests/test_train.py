@@ -368,3 +368,85 @@ def test_reseeding_makes_an_epochs_batches_a_function_of_seed_and_epoch(udd6_roo
     assert all(torch.equal(x, y) for x, y in zip(a, first_batch(0, 1)))
     for other in (first_batch(7, 1), first_batch(0, 2)):
         assert not torch.equal(a[0], other[0])
+
+
+
+def test_integer_class_weights_weigh_the_loss_like_the_same_floats():
+    batches = _batches([2, 3])
+    model = RecordingModel()
+    history = train.fit(model, batches, batches, _frozen(epochs=1, class_weights=[1, 4, 2]))  # as a JSON file gives them
+    per_batch = _losses(model, batches, [1.0, 4.0, 2.0])
+    assert history[0]["train_loss"] == pytest.approx((2 * per_batch[0] + 3 * per_batch[1]) / 5, rel=1e-5)
+
+
+def test_a_model_wrapped_as_distributed_data_parallel_trains_with_the_wrapped_models_classes(tmp_path):
+    """Under torchrun ``fit`` hands ``train_one_epoch`` the DistributedDataParallel wrapper, which has no
+    ``num_classes`` of its own; here a real wrapper in a one-process gloo group."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        model = RecordingModel()
+        net = torch.nn.parallel.DistributedDataParallel(model)
+        assert not hasattr(net, "num_classes")
+        batches, config = _batches([2]), _frozen(epochs=1)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=0.0)
+        stats = train.train_one_epoch(net, batches, optimizer, train.warmup_cosine(optimizer, 1, 1),
+                                      train.make_scaler(torch.device("cpu"), None),
+                                      torch.nn.CrossEntropyLoss(ignore_index=255), torch.device("cpu"), None, config, 1)
+        assert stats["train_loss"] == pytest.approx(_losses(model, batches)[0], rel=1e-5)
+        bad = [(batches[0][0], torch.full((2, 8, 8), 3))]  # class 3 of a 3-class model: the check still applies
+        with pytest.raises(ValueError, match="labels hold class 3 but the model has 3 classes"):
+            train.train_one_epoch(net, bad, optimizer, train.warmup_cosine(optimizer, 1, 1),
+                                  train.make_scaler(torch.device("cpu"), None),
+                                  torch.nn.CrossEntropyLoss(ignore_index=255), torch.device("cpu"), None, config, 1)
+    finally:
+        dist.destroy_process_group()
+
+
+class _DropoutModel(RecordingModel):
+    """RecordingModel with dropout on its logits: training draws from torch's global generator."""
+
+    def forward(self, x):
+        return torch.nn.functional.dropout(super().forward(x), 0.5, self.training)
+
+
+def test_the_run_seed_and_the_epoch_draw_the_models_own_randomness():
+    batches = _batches([2])
+
+    def train_losses(seed):
+        torch.manual_seed(0)  # the same initial weights every time; lr 0 keeps them
+        return [h["train_loss"] for h in train.fit(_DropoutModel(), batches, batches, _frozen(epochs=2, seed=seed))]
+    losses = train_losses(0)
+    assert train_losses(0) == losses and losses[0] != losses[1]  # reproducible; each epoch its own dropout
+    assert train_losses(7)[0] != losses[0]  # another seed, other dropout
+
+
+def test_a_home_made_loader_without_worker_processes_is_reseeded_too(udd6_root):
+    """Any iterable with a ``dataset`` runs its transform in this process unless it says it has workers."""
+    dataset = data.make_datasets("udd6", udd6_root, size=32)["train"]
+
+    class Loader:
+        def __init__(self):
+            self.dataset = dataset
+
+        def __iter__(self):
+            return iter([data.pad_collate([dataset[i] for i in range(len(dataset))])])
+
+    def images(seed, epoch):
+        loader = Loader()
+        train._reseed_epoch(loader, seed, epoch)
+        return next(iter(loader))[0]
+    first = images(0, 1)
+    assert torch.equal(images(0, 1), first) and not torch.equal(images(0, 2), first)
+
+
+def test_a_run_saved_on_a_gpu_resumes_on_a_cpu_only_machine(tmp_path, monkeypatch):
+    batches, config = _batches([2]), _frozen(epochs=1, out_dir=str(tmp_path))
+    with monkeypatch.context() as gpu:  # every tensor of the checkpoints is written as if it lived on cuda:0
+        gpu.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        train.fit(RecordingModel(), batches, batches, config)
+    epochs = []
+    train.fit(RecordingModel(), batches, batches, dataclasses.replace(config, epochs=2), resume=True,
+              on_epoch=lambda epoch, row: epochs.append(epoch))
+    assert epochs == [2] and load_checkpoint(tmp_path / "last.pt")["epoch"] == 2
