@@ -15,17 +15,21 @@ sys.modules["mutation_report"] = mutation_report  # dataclasses look their modul
 _spec.loader.exec_module(mutation_report)
 
 MUTATED = '''
-def x_half__mutmut_orig(x):
+def x_half__mutmut_orig(x, by=2):
     """Half of x."""
     return x / 2
 
-def x_half__mutmut_1(x):
+def x_half__mutmut_1(x, by=2):
     """Half of x."""
     return x / 3
 
-def x_half__mutmut_2(x):
+def x_half__mutmut_2(x, by=2):
     """Half of x."""
     return x * 0.5
+
+def x_half__mutmut_3(x, by=3):
+    """Half of x."""
+    return x / 2
 
 class Box:
     def xǁBoxǁsize__mutmut_orig(self):
@@ -58,6 +62,8 @@ def test_exit_codes_read_as_caught_survived_or_not_run():
 def test_a_mutant_is_described_by_the_lines_it_changes(mutants):
     change = mutation_report.changes(mutants, ["landinglib.mod.x_half__mutmut_2"])["landinglib.mod.x_half__mutmut_2"]
     assert change == mutation_report.Change("landinglib.mod.x_half", ("return x / 2",), ("return x * 0.5",))
+    default = mutation_report.changes(mutants, ["landinglib.mod.x_half__mutmut_3"])["landinglib.mod.x_half__mutmut_3"]
+    assert (default.removed, default.added) == (("def x_half(x, by=2):",), ("def x_half(x, by=3):",))
     method = mutation_report.changes(mutants, ["landinglib.mod.xǁBoxǁsize__mutmut_1"])
     assert method["landinglib.mod.xǁBoxǁsize__mutmut_1"].added == ("return self.w + self.h",)
 

@@ -87,8 +87,11 @@ def changes(mutants: Path, names: list[str]) -> dict[str, Change]:
         for name in members:
             short = name.rsplit(".", 1)[1]
             base = _NUMBER.sub("", short)
-            original = functions[base + "__mutmut_orig"][1:]  # the def line differs by the name only
-            mutant = functions[short][1:]
+            original = functions[base + "__mutmut_orig"]
+            mutant = functions[short]
+            # the def lines differ by the name; a mutant may also change a default value there
+            original = [original[0].replace(base + "__mutmut_orig", base, 1), *original[1:]]
+            mutant = [mutant[0].replace(short, base, 1), *mutant[1:]]
             diff = [line for line in difflib.ndiff(original, mutant) if line[:2] in ("- ", "+ ")]
             found[name] = Change(
                 function=_NUMBER.sub("", name),
