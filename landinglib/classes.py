@@ -34,6 +34,13 @@ class Taxonomy:
     names: tuple[str, ...]
     colors: tuple[tuple[int, int, int], ...]
 
+    def __post_init__(self) -> None:
+        if len(self.colors) != len(self.names):
+            raise ValueError(f"{self.name}: {len(self.names)} class names but {len(self.colors)} colours")
+        for name, color in zip(self.names, self.colors):
+            if len(color) != 3 or not all(0 <= int(c) <= 255 for c in color):
+                raise ValueError(f"{self.name}: the colour of {name}, {tuple(color)}, is not three values 0-255")
+
     def __len__(self) -> int:
         return len(self.names)
 
@@ -195,7 +202,12 @@ def read_class_file(path) -> ClassFile:
                 for r in rows]
     else:
         reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
-        rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
+        rows = []
+        for number, row in enumerate(reader, 1):
+            if None in row:  # DictReader keeps the cells beyond the header's columns under None
+                raise ValueError(f"{path}, class {number}: {len(reader.fieldnames) + len(row[None])} cells, but the "
+                                 f"header names {len(reader.fieldnames)} columns ({', '.join(reader.fieldnames)})")
+            rows.append({k.strip().lower(): (v or "").strip() for k, v in row.items()})
     names, colors, landing, indices = [], [], [], []
     for number, row in enumerate(rows, 1):
         where = f"{path}, class {number}"

@@ -141,3 +141,24 @@ def test_an_unknown_colour_warning_points_at_the_line_that_decoded_the_label():
         line = inspect.currentframe().f_lineno + 1
         colors_to_index(rgb, classes.LANDING, source="mine.png")
     assert (record[0].filename, record[0].lineno) == (__file__, line)
+
+
+def test_a_csv_row_with_more_cells_than_the_header_names_the_file_and_the_class(tmp_path):
+    path = tmp_path / "classes.csv"
+    path.write_text("name,r,g,b\nground,1,2,3\nroad,1,2,3,Safe\n")
+    with pytest.raises(ValueError) as error:
+        classes.read_class_file(path)
+    assert str(error.value) == f"{path}, class 2: 5 cells, but the header names 4 columns (name, r, g, b)"
+
+
+@pytest.mark.parametrize("colors, message", [
+    (((0, 0, 0), (300, 0, 0)), "mine: the colour of b, (300, 0, 0), is not three values 0-255"),
+    (((0, 0, 0), (0, -1, 0)), "mine: the colour of b, (0, -1, 0), is not three values 0-255"),
+    (((0, 0, 0), (0, 0)), "mine: the colour of b, (0, 0), is not three values 0-255"),
+    (((0, 0, 0),), "mine: 2 class names but 1 colours"),
+])
+def test_a_taxonomy_refuses_colours_a_palette_cannot_hold(colors, message):
+    with pytest.raises(ValueError) as error:
+        classes.Taxonomy("mine", ("a", "b"), colors)
+    assert str(error.value) == message
+    assert classes.Taxonomy("mine", ("a", "b"), ((0, 0, 0), (255, 255, 255))).palette()[1].tolist() == [255] * 3
