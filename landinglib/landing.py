@@ -25,6 +25,7 @@ BACKGROUND, SAFE, CAUTION, DANGER = 0, 1, 2, 3
 SCORE_WEIGHTS = {"clearance": 0.4, "area": 0.2, "danger": 0.2, "confidence": 0.2}
 """How the score (0..1) is made: each term is scaled to 0..1 first (see ``find_landing_sites``)."""
 MIN_CONFIDENCE = 0.5  # a site needs at least this mean P(Safe) over its footprint (when probs are given)
+_ROUNDING = 1e-4  # a footprint mean this close below the threshold is at it (float32 sums over up to 10^4 pixels)
 
 
 @dataclass
@@ -96,7 +97,7 @@ def _explain(mask, need, clearance, p_safe, *, gsd_m, drone_radius_m, margin_m, 
     if not wide.any():
         return (f"no Safe region is wide enough: the widest clear radius is {clearance.max() * gsd_m:.1f} m, the drone "
                 f"needs {need * gsd_m:.1f} m ({drone_radius_m:g} m radius + {margin_m:g} m margin at {gsd_m:g} m/px)")
-    if p_safe is not None and not (p_safe[wide] >= min_confidence).any():
+    if p_safe is not None and not (p_safe[wide] >= min_confidence - _ROUNDING).any():
         return (f"Safe ground wide enough exists ({int(wide.sum())} px), but the model is at most "
                 f"{p_safe[wide].max():.0%} sure of it there, below the {min_confidence:.0%} threshold")
     return ""
@@ -137,7 +138,7 @@ def _sites(mask, need, clearance, p_safe, *, gsd_m, max_sites, min_confidence) -
     }
     if p_safe is not None:
         terms["confidence"] = p_safe
-        candidates &= p_safe >= min_confidence
+        candidates &= p_safe >= min_confidence - _ROUNDING
     weights = {k: w for k, w in SCORE_WEIGHTS.items() if k in terms}
     total = sum(weights.values())
     score = sum(w * terms[k] for k, w in weights.items()) / total

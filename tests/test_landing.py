@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from landinglib.landing import DANGER, SAFE, find_landing_sites, footprint_radius_px
+from landinglib.landing import DANGER, SAFE, explain_no_site, find_landing_sites, footprint_radius_px
 
 # gsd 0.1 m/px, drone radius 0.5 m + margin 0.5 m -> the footprint needs 10 px of clearance
 KW = dict(gsd_m=0.1, drone_radius_m=0.5, margin_m=0.5)
@@ -324,3 +324,16 @@ def test_equally_good_pixels_are_taken_in_reading_order_on_every_machine():
     # each later site lies just beyond twice the clear radius (40 px) of the one before: (100, 19) is 40 px from
     # (60, 19), so the next in reading order is (100, 20), 40.01 px away
     assert [s.center for s in sites] == [(19, 19), (60, 19), (100, 20)]
+
+
+@pytest.mark.parametrize("sure, gsd_m, drone_radius_m", [(0.5, 0.2, 0.2), (0.9, 0.2, 0.2), (0.5, 0.05, 0.5)])
+def test_a_model_exactly_as_sure_as_the_threshold_gets_its_site(sure, gsd_m, drone_radius_m):
+    """The footprint's mean P(Safe) is a float32 sum over many pixels: a model exactly at the threshold must not
+    fall a rounding error below it."""
+    mask = np.full((60, 60), SAFE, np.uint8)
+    probs = np.zeros((4, 60, 60), np.float32)
+    probs[SAFE], probs[0] = sure, 1 - sure
+    sites = find_landing_sites(mask, gsd_m, drone_radius_m, probs, min_confidence=sure)
+    assert sites and sites[0].confidence == pytest.approx(sure, abs=1e-4)
+    assert explain_no_site(mask, gsd_m, drone_radius_m, probs, min_confidence=sure) == ""
+    assert not find_landing_sites(mask, gsd_m, drone_radius_m, probs, min_confidence=sure + 0.01)
