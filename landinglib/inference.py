@@ -102,6 +102,7 @@ def scale_for_gsd(gsd_m: float, train_gsd_m: float, limits: tuple[float, float] 
 # --- any image size in bounded memory -------------------------------------------------------
 MAX_IMAGE_PIXELS = 1 << 30
 """The largest image (width x height) ``predict_bounded`` accepts: OpenCV's own decoder limit."""
+MIN_SIDE = 4  # no side of an image the network or the working scale sees is shorter (pixels)
 MAX_NETWORK_PIXELS = 64_000_000
 """The most pixels the network is asked to see in one image (a coarse GSD can ask to enlarge a photo)."""
 WORKING_SIDE = 2048
@@ -193,7 +194,7 @@ def read_reduced(path: str | os.PathLike, need_short_side: int) -> tuple[np.ndar
 
 def _resized(image: np.ndarray, width: int, height: int, scale: float) -> np.ndarray:
     """``image`` (a possibly reduced decoding of a ``width`` x ``height`` file) at ``scale`` of the file."""
-    size = (max(4, round(width * scale)), max(4, round(height * scale)))
+    size = (max(MIN_SIDE, round(width * scale)), max(MIN_SIDE, round(height * scale)))
     if size == (image.shape[1], image.shape[0]):
         return image
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if size[0] < image.shape[1] else cv2.INTER_LINEAR)
@@ -214,7 +215,7 @@ def predict_bounded(model: torch.nn.Module, path: str | os.PathLike, *, short_si
         raise ValueError(f"{path} at scale {scale:.3g} would be {height * width * scale * scale / 1e6:.0f} MP for the "
                          f"network (at most {MAX_NETWORK_PIXELS / 1e6:.0f} MP): is the GSD right?")
     working = min(1.0, working_side / max(height, width))
-    need = max(min(height, width) * max(scale, working), 1)
+    need = max(min(height, width) * max(scale, working), MIN_SIDE)
     image, _ = read_reduced(path, int(math.ceil(need)))
     probs = predict_tiled(model, _resized(image, width, height, scale), flip_tta=flip_tta)
     working_image = _resized(image, width, height, working)

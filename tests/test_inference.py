@@ -210,3 +210,14 @@ def test_full_mask_interpolates_each_full_resolution_row_once(monkeypatch):
         rows.clear()
         np.testing.assert_array_equal(prediction.full_mask(strip_rows=strip_rows), expected)
         assert sum(rows) == 300 * 3 and max(rows) == min(strip_rows, 300), strip_rows  # 3 class planes, 300 rows
+
+
+def test_a_tiny_scale_still_decodes_enough_pixels_for_the_smallest_image_it_makes(tmp_path):
+    """Nothing is made smaller than 4 px a side, so nothing is decoded smaller: an 8 x 8 file asked for at 1/100
+    keeps its white left half instead of becoming a flat grey square."""
+    image = np.zeros((8, 8, 3), np.uint8)
+    image[:, :4] = 255
+    prediction = inference.predict_bounded(PixelModel(), _write_png(tmp_path / "f.png", image), scale=0.01,
+                                           working_side=1)
+    assert prediction.working_image.shape == (4, 4, 3)
+    assert prediction.working_image[:, :2].min() == 255 and prediction.working_image[:, 2:].max() == 0
