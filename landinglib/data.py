@@ -673,7 +673,9 @@ def pad_collate(batch):
     return images, masks
 
 
-def _seed_worker(worker_id: int) -> None:
+def seed_worker(worker_id: int) -> None:
+    """A DataLoader's ``worker_init_fn``: seeds NumPy and the dataset's transform from the worker's torch seed
+    (which the loader draws anew each epoch)."""
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     info = get_worker_info()
@@ -726,7 +728,7 @@ def _loader(ds, batch_size: int, num_workers: int | None, seed: int, train: bool
     return DataLoader(
         ds, batch_size=batch_size, shuffle=train, drop_last=train and len(ds) > batch_size,
         num_workers=workers, pin_memory=torch.cuda.is_available(), collate_fn=pad_collate,
-        worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(seed),
+        worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(seed),
     )  # workers are not persistent: each epoch reseeds them, which makes resume exact
 
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from . import distributed
 from .classes import IGNORE_INDEX
+from .data import seed_worker
 from .devices import DeviceUnavailable, autocast, autocast_dtype, make_scaler, resolve_device, scaler_enabled, to_device
 from .evaluation import evaluate
 from .model import load_checkpoint, save_checkpoint
@@ -80,8 +81,12 @@ def _reseed_epoch(loader, seed: int, epoch: int) -> None:
     if getattr(loader, "generator", None) is not None:
         loader.generator.manual_seed(seed * 1000 + epoch)
     transform = getattr(getattr(loader, "dataset", None), "transform", None)
-    if getattr(loader, "num_workers", 0) == 0 and hasattr(transform, "set_random_seed"):
+    if not hasattr(transform, "set_random_seed"):
+        return
+    if getattr(loader, "num_workers", 0) == 0:
         transform.set_random_seed(seed * 1000 + epoch)
+    elif getattr(loader, "worker_init_fn", False) is None:  # a loader of your own: without this, every epoch's
+        loader.worker_init_fn = seed_worker  # workers start from the same copy of the transform's generator
 
 
 # --- one epoch, evaluation -------------------------------------------------------------

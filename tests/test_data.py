@@ -554,7 +554,7 @@ def test_loaders_shuffle_and_drop_only_in_training_seeded_padded_and_with_the_gi
     assert isinstance(val_loader.sampler, torch.utils.data.SequentialSampler)
     assert train_loader.drop_last and not val_loader.drop_last and len(val_loader.dataset) > 1
     assert train_loader.generator.initial_seed() == 5 and len(train_loader.dataset) == 2
-    assert train_loader.collate_fn is data.pad_collate and train_loader.worker_init_fn is data._seed_worker
+    assert train_loader.collate_fn is data.pad_collate and train_loader.worker_init_fn is data.seed_worker
     assert train_loader.num_workers == 0 and train_loader.pin_memory is torch.cuda.is_available()
     one = data.make_loaders("udd6", udd6_root, size=32, batch_size=4, num_workers=0, limit=1)
     assert len(one.train.dataset) == 1 and not one.train.drop_last  # fewer items than a batch: keep them
@@ -737,10 +737,10 @@ def test_each_loader_worker_seeds_numpy_and_its_transform_from_its_torch_seed(mo
     numpy_state = np.random.get_state()
     with torch.random.fork_rng():  # the global seeds are put back afterwards
         torch.manual_seed(2**32 + 123)  # torch seeds are 64-bit; numpy's are below 2**32
-        data._seed_worker(0)
+        data.seed_worker(0)
         assert seeds == [123] and np.random.random() == np.random.RandomState(123).random()
         monkeypatch.setattr(data, "get_worker_info", lambda: None)  # the main process: numpy only
-        data._seed_worker(0)
+        data.seed_worker(0)
         assert seeds == [123]
     np.random.set_state(numpy_state)
 

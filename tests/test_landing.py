@@ -248,6 +248,14 @@ def _strip_at_the_footprint():
     return strip, probs, top
 
 
+def _just_above(confidence: float) -> float:
+    """The smallest threshold the finder tells apart from ``confidence``: a footprint mean within the float32
+    rounding of summing a footprint (1e-4) counts as at the threshold, so one step beyond is just past that."""
+    from landinglib.landing import _ROUNDING
+
+    return float(np.nextafter(np.float32(confidence + _ROUNDING), 1))
+
+
 def test_defaults_and_boundaries_of_the_site_finder():
     """Defaults: 0.5 m margin, 5 sites. Boundaries: a clear radius exactly the footprint and a confidence exactly
     the threshold both qualify; the area term saturates at 100 footprints."""
@@ -256,7 +264,7 @@ def test_defaults_and_boundaries_of_the_site_finder():
     assert len(sites) == 5 and all(s.radius_px == pytest.approx(10.0) for s in sites)
     assert find_landing_sites(strip, margin_m=0.6) == []
     assert find_landing_sites(strip, probs=probs, min_confidence=top)  # exactly the threshold is enough
-    assert find_landing_sites(strip, probs=probs, min_confidence=float(np.nextafter(np.float32(top), 1))) == []
+    assert find_landing_sites(strip, probs=probs, min_confidence=_just_above(top)) == []
 
     wide = np.full((5, 400), SAFE, np.uint8)  # 2000 px = 159 footprints of 2 px radius at 0.5 m/px
     best = find_landing_sites(wide, gsd_m=0.5, drone_radius_m=0.5, margin_m=0.5, max_sites=1)[0]
@@ -277,7 +285,7 @@ def test_the_reasons_for_no_site_agree_with_the_finder_at_its_boundaries():
     coarse = explain_no_site(np.full((3, 50), SAFE, np.uint8), gsd_m=0.25)  # 2 px clear = 0.5 m; needs 4 px
     assert coarse.startswith("no Safe region is wide enough: the widest clear radius is 0.5 m, the drone needs 1.0 m")
     assert explain_no_site(strip, probs=probs, min_confidence=top) == ""
-    sites, why = sites_and_reason(strip, probs=probs, min_confidence=float(np.nextafter(np.float32(top), 1)))
+    sites, why = sites_and_reason(strip, probs=probs, min_confidence=_just_above(top))
     assert sites == [] and why.startswith("Safe ground wide enough exists") and why.endswith("% threshold")
     sites, why = sites_and_reason(strip, probs=probs, min_confidence=0.5)
     assert sites and all(s.confidence == pytest.approx(top, abs=1e-6) for s in sites)  # probs reached the finder

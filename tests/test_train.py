@@ -450,3 +450,18 @@ def test_a_run_saved_on_a_gpu_resumes_on_a_cpu_only_machine(tmp_path, monkeypatc
     train.fit(RecordingModel(), batches, batches, dataclasses.replace(config, epochs=2), resume=True,
               on_epoch=lambda epoch, row: epochs.append(epoch))
     assert epochs == [2] and load_checkpoint(tmp_path / "last.pt")["epoch"] == 2
+
+
+def test_a_dataloader_of_your_own_with_workers_augments_each_epoch_anew(udd6_root):
+    """A plain ``DataLoader(num_workers=1)`` without landinglib's ``worker_init_fn``: each epoch's workers start from
+    a copy of the transform, so without a reseed in the worker every epoch would repeat the same augmentation."""
+    dataset = data.make_datasets("udd6", udd6_root, size=32)["train"]
+
+    def images(seed, epoch):
+        loader = torch.utils.data.DataLoader(dataset, batch_size=len(dataset), num_workers=1,
+                                             collate_fn=data.pad_collate)
+        train._reseed_epoch(loader, seed, epoch)
+        return next(iter(loader))[0]
+    first = images(0, 1)
+    assert torch.equal(images(0, 1), first)  # reproducible
+    assert not torch.equal(images(0, 2), first)  # and each epoch its own draw
