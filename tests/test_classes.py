@@ -162,3 +162,10 @@ def test_a_taxonomy_refuses_colours_a_palette_cannot_hold(colors, message):
         classes.Taxonomy("mine", ("a", "b"), colors)
     assert str(error.value) == message
     assert classes.Taxonomy("mine", ("a", "b"), ((0, 0, 0), (255, 255, 255))).palette()[1].tolist() == [255] * 3
+
+
+def test_a_colour_value_of_256_is_refused_by_a_taxonomy():
+    """256 does not fit a uint8 palette entry (it would wrap to 0): the largest colour value is 255."""
+    with pytest.raises(ValueError, match=r"^mine: the colour of a, \(256, 0, 0\), is not three values 0-255$"):
+        classes.Taxonomy("mine", ("a",), ((256, 0, 0),))
+    assert classes.Taxonomy("mine", ("a",), ((255, 0, 0),)).palette()[0].tolist() == [255, 0, 0]

@@ -345,3 +345,44 @@ def test_a_model_exactly_as_sure_as_the_threshold_gets_its_site(sure, gsd_m, dro
     assert sites and sites[0].confidence == pytest.approx(sure, abs=1e-4)
     assert explain_no_site(mask, gsd_m, drone_radius_m, probs, min_confidence=sure) == ""
     assert not find_landing_sites(mask, gsd_m, drone_radius_m, probs, min_confidence=sure + 0.01)
+
+
+def test_a_footprint_mean_exactly_the_rounding_tolerance_below_the_threshold_still_qualifies():
+    """The tolerance is inclusive: a footprint whose mean P(Safe) lies exactly ``_ROUNDING`` below the threshold
+    counts as at it, for the finder and for the explanation alike."""
+    from landinglib.landing import _ROUNDING, sites_and_reason
+
+    strip, probs, top = _strip_at_the_footprint()
+    threshold = top + _ROUNDING
+    assert np.float32(threshold - _ROUNDING) == np.float32(top)  # the test really sits on the boundary
+    assert find_landing_sites(strip, probs=probs, min_confidence=threshold)
+    assert explain_no_site(strip, probs=probs, min_confidence=threshold) == ""
+    assert sites_and_reason(strip, probs=probs, min_confidence=threshold)[1] == ""
+
+
+def test_probabilities_computed_in_float64_give_the_same_sites_as_their_float32_copy():
+    """A numpy softmax in float64 and the same probabilities stored as float32 (a model's output) give identical
+    sites, confidences and scores: the footprint means are taken in float32 either way."""
+    mask, _ = _scene()
+    logits = np.random.default_rng(5).normal(size=(4, *mask.shape))
+    logits[SAFE] += 2.0 * (mask == SAFE)
+    probs64 = np.exp(logits) / np.exp(logits).sum(0)
+    kw = dict(gsd_m=0.1, drone_radius_m=0.2, margin_m=0.15, min_confidence=0.3)
+    sites64 = find_landing_sites(mask, probs=probs64, **kw)
+    sites32 = find_landing_sites(mask, probs=probs64.astype(np.float32), **kw)
+    assert sites64 and [vars(s) for s in sites64] == [vars(s) for s in sites32]
+
+
+def test_a_danger_too_far_away_to_matter_scores_exactly_like_no_danger_in_view():
+    """The danger term saturates at 1: a car 58 px away from a 0.5 px footprint gives the same score as no car at
+    all, so a site's rank does not depend on whether a far-off car is in the picture."""
+    far = np.full((3, 60), 2, np.uint8)
+    far[1, 1:4] = SAFE
+    far[1, 59] = DANGER
+    no_danger = far.copy()
+    no_danger[1, 59] = 2
+    kw = dict(gsd_m=1.0, drone_radius_m=0.5, margin_m=0.0, max_sites=1)
+    with_car, = find_landing_sites(far, **kw)
+    without, = find_landing_sites(no_danger, **kw)
+    assert with_car.danger_distance_px == 58 and np.isinf(without.danger_distance_px)
+    assert with_car.center == without.center and with_car.score == without.score
