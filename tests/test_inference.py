@@ -221,3 +221,21 @@ def test_a_tiny_scale_still_decodes_enough_pixels_for_the_smallest_image_it_make
                                            working_side=1)
     assert prediction.working_image.shape == (4, 4, 3)
     assert prediction.working_image[:, :2].min() == 255 and prediction.working_image[:, 2:].max() == 0
+
+
+def test_full_mask_works_in_strips_of_128_rows_unless_told_otherwise(monkeypatch):
+    """The default strip is 128 full-resolution rows: memory holds one float strip of 128 rows per class."""
+    from landinglib.inference import BoundedPrediction
+
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), size=(5, 7)).transpose(2, 0, 1).astype(np.float32)
+    prediction = BoundedPrediction((300, 40), probs, probs, np.zeros((5, 7, 3), np.uint8))
+    rows = []
+    real = cv2.remap
+
+    def counting(src, map_x, *args, **kwargs):
+        rows.append(map_x.shape[0])
+        return real(src, map_x, *args, **kwargs)
+
+    monkeypatch.setattr(cv2, "remap", counting)
+    prediction.full_mask()
+    assert rows == [128] * 3 + [128] * 3 + [44] * 3  # 3 class planes; 300 rows = 128 + 128 + 44

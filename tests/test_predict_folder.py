@@ -259,3 +259,18 @@ def test_the_network_takes_exactly_its_limit_and_the_refusal_rounds_the_megapixe
     cv2.imwrite(str(small), _photo(48, 64))
     monkeypatch.setattr(inference, "MAX_NETWORK_PIXELS", 48 * 64)
     assert inference.predict_bounded(SafeAbove(), small, scale=1.0).probs.shape == (4, 48, 64)  # exactly the limit
+
+
+def test_the_limits_in_the_refusals_are_millions_of_pixels_rounded_to_the_nearest(tmp_path, monkeypatch):
+    """A limit of 3,500,000 px reads as 4 MP (3.5 rounded), in both refusals; only the header of the file is read."""
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), np.zeros((2000, 2500), np.uint8))  # 5 MP
+    monkeypatch.setattr(inference, "MAX_IMAGE_PIXELS", 3_500_000)
+    with pytest.raises(ValueError) as err:
+        inference.read_reduced(path, 10)
+    assert str(err.value) == (f"{path} is 2500 x 2000 = 5 MP, more than the 4 MP an image decoder here can hold: "
+                              "split it into tiles first")
+    monkeypatch.setattr(inference, "MAX_NETWORK_PIXELS", 3_500_000)
+    with pytest.raises(ValueError) as err:
+        inference.predict_bounded(SafeAbove(), path, scale=1.0)
+    assert str(err.value) == f"{path} at scale 1 would be 5 MP for the network (at most 4 MP): is the GSD right?"

@@ -3,11 +3,12 @@ import math
 import re
 import time
 
+import numpy as np
 import pytest
 import torch
 
 from landinglib import data, train
-from landinglib.model import build_model, load_checkpoint
+from landinglib.model import build_model, load_checkpoint, save_checkpoint
 from landinglib.runtime import set_seed
 from landinglib.train import TrainConfig
 
@@ -465,3 +466,57 @@ def test_a_dataloader_of_your_own_with_workers_augments_each_epoch_anew(udd6_roo
     first = images(0, 1)
     assert torch.equal(images(0, 1), first)  # reproducible
     assert not torch.equal(images(0, 2), first)  # and each epoch its own draw
+
+
+def test_resuming_a_last_checkpoint_without_history_still_saves_the_best(tmp_path):
+    """A ``last.pt`` written before the first epoch (``save_checkpoint`` with no history) resumes: the first epoch
+    trained after it is the best so far and goes to ``best.pt``."""
+    batches, config = _batches([2]), _frozen(epochs=1, out_dir=str(tmp_path))
+    model = RecordingModel()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.0)
+    save_checkpoint(tmp_path / "last.pt", model, optimizer=optimizer, scheduler=train.warmup_cosine(optimizer, 1, 1),
+                    epoch=0)
+    history = train.fit(model, batches, batches, config, resume=True)
+    assert [h["epoch"] for h in history] == [1]
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["epoch"] == 1 and best["metrics"]["val_miou"] == history[0]["val_miou"]
+
+
+class _Draws(torch.utils.data.Dataset):
+    """Each item is one draw of its transform's generator: what a random augmentation would use."""
+
+    class Transform:
+        def __init__(self):
+            self.rng = np.random.default_rng(0)
+
+        def set_random_seed(self, seed):
+            self.rng = np.random.default_rng(seed)
+
+    def __init__(self):
+        self.transform = self.Transform()
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        return torch.tensor(self.transform.rng.random())
+
+
+def test_the_workers_of_a_dataloader_of_your_own_augment_differently_from_each_other():
+    """A plain ``DataLoader(num_workers=2)``: each worker reseeds its copy of the transform, so worker 0's first item
+    and worker 1's first item are not augmented alike (a copy reseeded once in the main process would make them so)."""
+    loader = torch.utils.data.DataLoader(_Draws(), batch_size=1, num_workers=2)
+    train._reseed_epoch(loader, 0, 1)
+    draws = [float(x) for x in loader]  # items 0, 2 from worker 0; items 1, 3 from worker 1
+    assert draws[0] != draws[1] and draws[2] != draws[3]
+
+
+def test_a_home_made_loader_that_runs_its_own_workers_is_left_alone():
+    """An iterable that says it has workers but has no ``worker_init_fn`` seeds them its own way: reseeding neither
+    fails nor gives it a ``worker_init_fn`` it would never call."""
+    class Loader:
+        dataset, num_workers = _Draws(), 2
+
+    loader = Loader()
+    train._reseed_epoch(loader, 0, 1)
+    assert not hasattr(loader, "worker_init_fn")
