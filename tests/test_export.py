@@ -47,7 +47,7 @@ def test_int8_is_smaller_and_agrees_with_fp32(trained):
 def test_int8_weights_leave_headroom_for_cpus_without_vnni(trained):
     """On AVX2-only CPUs onnxruntime adds pairs of uint8 x int8 products into 16 bits (with saturation); weights
     of at most 64 in size keep every pair in range (2 x 255 x 64 < 32767). Full 8-bit weights cost 15 % of pixels
-    their class on such a CPU."""
+    their class in a briefly trained model on such a CPU."""
     import onnx
     from onnx import numpy_helper
 
