@@ -191,13 +191,16 @@ def test_at_the_working_scale_the_network_probabilities_are_kept_once(tmp_path):
     assert np.shares_memory(prediction.working_probs, prediction.probs)
 
 
-def test_full_mask_interpolates_each_full_resolution_row_once(monkeypatch):
-    """Strips of ``strip_rows`` rows one after the other, each row once: no overlapping strips that redo the work."""
+def _three_class_prediction_of_300_rows():
+    """A ``BoundedPrediction`` of a 300 x 40 image from 5 x 7 probabilities of 3 classes."""
     from landinglib.inference import BoundedPrediction
 
     probs = np.random.default_rng(0).dirichlet(np.ones(3), size=(5, 7)).transpose(2, 0, 1).astype(np.float32)
-    prediction = BoundedPrediction((300, 40), probs, probs, np.zeros((5, 7, 3), np.uint8))
-    expected = prediction.full_mask()
+    return BoundedPrediction((300, 40), probs, probs, np.zeros((5, 7, 3), np.uint8))
+
+
+def _count_remapped_rows(monkeypatch) -> list:
+    """From now on, the row count of every ``cv2.remap`` call, in order."""
     rows = []
     real = cv2.remap
 
@@ -206,6 +209,14 @@ def test_full_mask_interpolates_each_full_resolution_row_once(monkeypatch):
         return real(src, map_x, *args, **kwargs)
 
     monkeypatch.setattr(cv2, "remap", counting)
+    return rows
+
+
+def test_full_mask_interpolates_each_full_resolution_row_once(monkeypatch):
+    """Strips of ``strip_rows`` rows one after the other, each row once: no overlapping strips that redo the work."""
+    prediction = _three_class_prediction_of_300_rows()
+    expected = prediction.full_mask()
+    rows = _count_remapped_rows(monkeypatch)
     for strip_rows in (128, 7):
         rows.clear()
         np.testing.assert_array_equal(prediction.full_mask(strip_rows=strip_rows), expected)
@@ -225,17 +236,7 @@ def test_a_tiny_scale_still_decodes_enough_pixels_for_the_smallest_image_it_make
 
 def test_full_mask_works_in_strips_of_128_rows_unless_told_otherwise(monkeypatch):
     """The default strip is 128 full-resolution rows: memory holds one float strip of 128 rows per class."""
-    from landinglib.inference import BoundedPrediction
-
-    probs = np.random.default_rng(0).dirichlet(np.ones(3), size=(5, 7)).transpose(2, 0, 1).astype(np.float32)
-    prediction = BoundedPrediction((300, 40), probs, probs, np.zeros((5, 7, 3), np.uint8))
-    rows = []
-    real = cv2.remap
-
-    def counting(src, map_x, *args, **kwargs):
-        rows.append(map_x.shape[0])
-        return real(src, map_x, *args, **kwargs)
-
-    monkeypatch.setattr(cv2, "remap", counting)
+    prediction = _three_class_prediction_of_300_rows()
+    rows = _count_remapped_rows(monkeypatch)
     prediction.full_mask()
     assert rows == [128] * 3 + [128] * 3 + [44] * 3  # 3 class planes; 300 rows = 128 + 128 + 44
