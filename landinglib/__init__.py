@@ -9,7 +9,8 @@ Modules, one job each (the README's "The library" table says more):
   public face that re-exports both, plus counting and ``predict``);
 * training: ``devices`` (device and precision), ``train`` (the AMP loop), ``pipeline`` (stages
   0 -> 1 -> 2), ``distributed`` (torchrun), ``profiling`` (where the time goes);
-* scoring: ``metrics`` (confusion-matrix arithmetic), ``evaluation`` (one loop that scores any model
+* scoring: ``metrics`` (confusion-matrix arithmetic), ``safety`` (what a landing model calls Safe: the
+  false-safe figures, the decision rule and its threshold), ``evaluation`` (one loop that scores any model
   or onnxruntime session), ``tables`` (result tables: text, or HTML in a notebook);
 * using a model: ``inference`` (any image size), ``predict_folder`` (whole flights), ``landing``
   (landing sites), ``export`` (ONNX, INT8), ``viz`` (pictures), ``browser`` (the mask browser);

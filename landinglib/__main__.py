@@ -19,6 +19,7 @@ from pathlib import Path
 from . import classes, synthetic
 from .devices import DeviceUnavailable
 from .runtime import fast_mode
+from .safety import FALSE_SAFE_BUDGET, check_threshold
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -61,7 +62,7 @@ def _train(args: argparse.Namespace) -> int:
 
     _check_paths(args, "dronedeploy", "udd6", "init", "stage1_data", "stage1_classes", "stage2_data", "classes")
     settings = dict(dronedeploy=args.dronedeploy, udd6=args.udd6, out=args.out, init=args.init, device=args.device,
-                    workers=args.workers, seed=args.seed, augment=args.augment,
+                    workers=args.workers, seed=args.seed, augment=args.augment, false_safe_budget=args.false_safe_budget,
                     stage1_data=args.stage1_data, stage1_classes=args.stage1_classes, stage2_data=args.stage2_data,
                     classes=args.classes)
     for name in ("arch", "epochs1", "epochs2", "batch_size", "size", "crop"):
@@ -121,19 +122,36 @@ def _landing_model(path: str):
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    """Print the metrics of a landing checkpoint on a UDD6 split, with the majority baseline."""
+    """Print the metrics of a landing checkpoint on a UDD6 split, with the majority baseline, and its
+    landing-aware figures with the plain argmax and with the checkpoint's Safe threshold (or one chosen
+    on the validation split for ``--false-safe-budget``)."""
     import numpy as np
 
     from . import data, evaluation, metrics
+    from .model import load_checkpoint
+    from .safety import landing_table
 
     model = _landing_model(args.checkpoint)
+    state = load_checkpoint(args.checkpoint)
+    gsd = (state.get("config") or {}).get("gsd_m")
+    threshold, budget = model.safe_threshold, (state.get("safety") or {}).get("budget")
     root = args.udd6 or synthetic.ensure_builtin("udd6", fast=args.fast)
-    loader = data.make_loaders("udd6", root, size=args.size, batch_size=args.batch_size, num_workers=0)
-    loader = getattr(loader, args.split)
-    result = evaluation.evaluate(model, loader)
-    baseline = metrics.majority_baseline(np.array(result["confusion"]))
+    loaders = data.make_loaders("udd6", root, size=args.size, batch_size=args.batch_size, num_workers=0)
+    if args.false_safe_budget is not None:  # a new threshold, chosen on validation like the pipeline's
+        curve = evaluation.evaluate(model, loaders.val, safe_curve=True, sites=False, gsd_m=gsd)["safe_curve"]
+        threshold, budget = curve.threshold_for(args.false_safe_budget), args.false_safe_budget
+    loader = getattr(loaders, args.split)
+    result = evaluation.evaluate(model, loader, gsd_m=gsd)
+    table = {"model (argmax)": result}
+    report = {"threshold": threshold, "budget": budget, args.split: {"argmax": {"miou": result["miou"], **result["landing"]}}}
+    if threshold is not None:
+        ruled = evaluation.evaluate(model, loader, safe_threshold=threshold, gsd_m=gsd)
+        table[f"model (Safe >= {threshold:.3f})"] = ruled
+        report[args.split]["rule"] = {"miou": ruled["miou"], **ruled["landing"]}
+    table["baseline: majority class"] = metrics.majority_baseline(np.array(result["confusion"]))
     print(f"{args.checkpoint} on {len(loader.dataset)} UDD6 {args.split} images at {args.size} px (short side)")
-    print(metrics.compare({"model": result, "baseline: majority class": baseline}, classes.LANDING.names))
+    print(metrics.compare(table, classes.LANDING.names))
+    print(landing_table(report))
     return 0
 
 
@@ -145,12 +163,15 @@ def _predict(args: argparse.Namespace) -> int:
 
     list_images(args.images)  # a missing folder fails before the model is loaded
     model = _landing_model(args.checkpoint)
+    threshold = model.safe_threshold if args.safe_threshold is None else check_threshold(args.safe_threshold)
+    if threshold is None:
+        print(f"{args.checkpoint} has no Safe threshold (written before the rule): Safe is the most likely class")
     train_gsd = (load_checkpoint(args.checkpoint).get("config") or {}).get("gsd_m")
     if args.gsd and not train_gsd:
         print(f"{args.checkpoint} does not record its training GSD: the short side is scaled to {args.short_side} px")
     results = predict_folder(model, args.images, args.out, overwrite=args.overwrite, gsd_m=args.gsd,
                              train_gsd_m=train_gsd, drone_radius_m=args.drone_radius, short_side=args.short_side,
-                             flip_tta=args.tta)
+                             flip_tta=args.tta, safe_threshold=threshold)
     failed = [r for r in results if r.status == "failed"]
     counts = count_results(results)
     print(f"{counts['done']} predicted, {counts['skipped']} skipped (already complete), {counts['failed']} failed; "
@@ -166,7 +187,8 @@ def _export(args: argparse.Namespace) -> int:
 
     model = _landing_model(args.checkpoint)
     out = Path(args.out)
-    report = {"checkpoint": args.checkpoint, "onnx": export.to_onnx(model, out / "landing.onnx", size=args.size)}
+    report = {"checkpoint": args.checkpoint, "safe_threshold": model.safe_threshold,
+              "onnx": export.to_onnx(model, out / "landing.onnx", size=args.size)}
     print(f"wrote {out / 'landing.onnx'} ({report['onnx']['bytes'] / 1e6:.2f} MB), onnxruntime vs PyTorch: "
           f"max |diff| {report['onnx']['max_abs_diff']:.1e}, argmax agreement {report['onnx']['argmax_agreement']:.4f}")
     if args.int8:
@@ -222,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--augment", default="light", choices=["light", "strong"],
                    help="training augmentation (default light; strong adds colour, shadows, blur, noise, JPEG, "
                         "rotation and zoom)")
+    p.add_argument("--false-safe-budget", type=float, default=FALSE_SAFE_BUDGET, metavar="SHARE",
+                   help="the landing model's Safe threshold is chosen on validation so that at most this share of "
+                        "Caution+Danger pixels, and of Danger pixels, are called Safe (default %(default)s)")
     p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on tiny data")
     p.set_defaults(func=_train)
 
@@ -253,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--size", type=int, default=256, help="short side in pixels (as in training)")
     p.add_argument("--batch-size", type=int, default=6)
+    p.add_argument("--false-safe-budget", type=float, metavar="SHARE",
+                   help="choose a new Safe threshold on the validation split for this false-safe budget "
+                        "(default: the checkpoint's threshold)")
     p.add_argument("--fast", action="store_true", default=fast_mode(), help="the tiny built-in data")
     p.set_defaults(func=_evaluate)
 
@@ -266,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drone-radius", type=float, default=0.5, help="drone radius in metres")
     p.add_argument("--short-side", type=int, default=256, help="the image is seen at this short side (training scale)")
     p.add_argument("--tta", action="store_true", help="average with horizontally flipped windows")
+    p.add_argument("--safe-threshold", type=float, metavar="P",
+                   help="Safe only where P(Safe) reaches this (default: the threshold stored in the checkpoint, "
+                        "chosen on validation by landinglib train)")
     p.add_argument("--overwrite", action="store_true", help="redo images whose outputs are already complete")
     p.set_defaults(func=_predict)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .classes import IGNORE_INDEX, Taxonomy
+from .safety import landing_mask
 from .viz import draw_landing_sites, overlay
 
 __all__ = ["MaskBrowser", "mask_browser"]
@@ -64,8 +65,10 @@ class MaskBrowser:
         moving a slider or toggling a class redraws without re-running the network or the finder."""
         key = (model_name, index)
         if key not in self._cache:
-            probs = self._predict(self.models[model_name], self.images[index])
-            self._cache[key] = {"probs": probs, "mask": probs.argmax(0).astype(np.uint8), "sites": None}
+            model = self.models[model_name]
+            probs = self._predict(model, self.images[index])
+            mask = landing_mask(probs, getattr(model, "safe_threshold", None))
+            self._cache[key] = {"probs": probs, "mask": mask, "sites": None}
             self.predictions += 1
         return self._cache[key]
 
@@ -98,7 +101,9 @@ class MaskBrowser:
         shown = np.where(np.isin(mask, hidden), IGNORE_INDEX, mask).astype(np.uint8)
         picture = overlay(image, shown, self.taxonomy, self.opacity.value)
         truth_view = self.show_truth.value and self.truths is not None
-        text = f"image {self.index.value}, " + ("<b>ground truth</b>" if truth_view else f"model <b>{self.model.value}</b>")
+        threshold = getattr(self.models[self.model.value], "safe_threshold", None)
+        text = f"image {self.index.value}, " + ("<b>ground truth</b>" if truth_view else f"model <b>{self.model.value}</b>" + (
+            f" (Safe needs P(Safe) &ge; {threshold:.2f})" if threshold is not None else ""))
         if self.show_sites.value:
             where = dict(gsd_m=self.gsd_m, drone_radius_m=self.drone_radius_m)
             if truth_view:  # the sites the true mask offers (no confidence to weigh)

@@ -2,8 +2,9 @@
 copied tensor by tensor into another one (``load_weights``, e.g. a stage-1 model into stage 2).
 
 A checkpoint is a dict (``CHECKPOINT_FORMAT``) holding the architecture's registry name, the class
-names, the weights, the optimizer / scaler / scheduler states to resume, epoch, config, metrics and
-history. Plain state dicts (the Training Guide's published weights) are read too.
+names, the weights, the optimizer / scaler / scheduler states to resume, epoch, config, metrics,
+history and, for a landing model, its ``safety``: the Safe threshold chosen on validation
+(``safety``), which ``load_model`` hands to the network as ``model.safe_threshold``. Plain state dicts (the Training Guide's published weights) are read too.
 """
 from __future__ import annotations
 
@@ -21,19 +22,17 @@ from .models import MODELS, UltraFastBiSeNet, build_model, model_name
 CHECKPOINT_FORMAT = "landinglib-checkpoint-v1"
 
 __all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "load_model", "load_weights", "LoadReport",
-           "WrongClassesError"]
+           "WrongClassesError", "set_safety"]
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, optimizer=None, scaler=None, scheduler=None,
                     epoch: int = 0, config: dict | None = None, class_names=None, metrics: dict | None = None,
-                    history: list | None = None) -> Path:
+                    history: list | None = None, safety: dict | None = None) -> Path:
     """Write a checkpoint atomically (temporary file in the same folder, then rename).
 
-    It holds the model name and state, the class names, config, epoch, metrics, history, and the
-    optimizer / scaler / scheduler states needed to resume.
+    It holds the model name and state, the class names, config, epoch, metrics, history, the
+    optimizer / scaler / scheduler states needed to resume, and ``safety`` (see ``set_safety``).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "model_name": model_name(model),
@@ -47,7 +46,27 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, optimizer=None
         "config": dict(config or {}),
         "metrics": dict(metrics or {}),
         "history": list(history or []),
+        "safety": dict(safety) if safety else None,
     }
+    return _write(path, payload)
+
+
+def set_safety(path: str | os.PathLike, safety: dict) -> Path:
+    """Record a landing model's decision rule in its checkpoint, rewritten atomically: ``safety`` holds
+    ``threshold`` (Safe needs P(Safe) >= it), ``budget`` (the false-safe budget it was chosen for) and the
+    validation figures at it. ``load_model`` then gives the network ``safe_threshold``."""
+    state = load_checkpoint(path)
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is a bare state dict: save it as a landinglib checkpoint first")
+    if "threshold" not in safety:
+        raise ValueError("safety needs a 'threshold' (a probability in [0, 1], or None for argmax)")
+    return _write(Path(path), {**state, "safety": dict(safety)})
+
+
+def _write(path: str | os.PathLike, payload: dict) -> Path:
+    """torch.save to a temporary file in the same folder, flushed to disk, then renamed over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -88,9 +107,10 @@ class WrongClassesError(ValueError):
 
 def load_model(path: str | os.PathLike, taxonomy=None) -> nn.Module:
     """The network a checkpoint holds, in eval mode: its architecture (``model_name``; a bare state
-    dict is taken as ``ultra-fast``) with its weights. With a ``taxonomy`` (e.g.
-    ``classes.LANDING``), a checkpoint for another number of classes raises ``WrongClassesError``
-    (a stage-1 checkpoint given where a landing model is needed)."""
+    dict is taken as ``ultra-fast``) with its weights, and ``safe_threshold`` from its ``safety``
+    (None when it has none: a checkpoint from before the rule, or not a landing model; then the plain
+    argmax decides). With a ``taxonomy`` (e.g. ``classes.LANDING``), a checkpoint for another number of
+    classes raises ``WrongClassesError`` (a stage-1 checkpoint given where a landing model is needed)."""
     state = load_checkpoint(path)
     weight = state["model"].get("classifier.weight")
     n = int(weight.shape[0]) if weight is not None else state.get("num_classes")
@@ -100,6 +120,7 @@ def load_model(path: str | os.PathLike, taxonomy=None) -> nn.Module:
                          f"{list(taxonomy.names)}")
     model = build_model(state.get("model_name") or "ultra-fast", n)
     model.load_state_dict(state["model"])
+    model.safe_threshold = (state.get("safety") or {}).get("threshold")
     return model.eval()
 
 

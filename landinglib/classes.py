@@ -102,6 +102,9 @@ LANDING = Taxonomy(
     ((60, 60, 60), (40, 200, 80), (250, 200, 40), (230, 40, 40)),
 )
 
+BACKGROUND, SAFE, CAUTION, DANGER = range(4)
+"""The landing classes by index."""
+
 UDD6_TO_LANDING = np.full(256, IGNORE_INDEX, np.uint8)
 """(256,) uint8 lookup table: UDD6 index -> landing index, 255 stays 255."""
 UDD6_TO_LANDING[:6] = (0, 3, 1, 2, 3, 2)  # Other, Facade, Road, Vegetation, Vehicle, Roof

@@ -59,10 +59,34 @@ def to_onnx(model: torch.nn.Module, path: str | os.PathLike, *, size: int = 256,
         torch.onnx.export(model, (example,), str(path), dynamo=True, external_data=not embed_weights,
                           dynamic_shapes=(dims,), input_names=["image"], output_names=["logits"],
                           opset_version=ONNX_OPSET, verbose=False)
-    report = {"path": str(path), "bytes": path.stat().st_size}
+    threshold = getattr(model, "safe_threshold", None)
+    if threshold is not None:
+        set_metadata(path, {"safe_threshold": threshold})
+    report = {"path": str(path), "bytes": path.stat().st_size, "safe_threshold": threshold}
     if check:
         report.update(verify_onnx(model, path, size=size))
     return report
+
+
+def set_metadata(path: str | os.PathLike, values: dict) -> None:
+    """Write ``values`` into an ONNX file's metadata (strings; read back with ``metadata``), e.g. the
+    landing model's ``safe_threshold``: an application that loads only the ``.onnx`` file needs it to
+    apply the decision rule (``safety.landing_mask``)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)  # weights in a side file stay there
+    props = {p.key: p.value for p in model.metadata_props} | {k: str(v) for k, v in values.items()}
+    del model.metadata_props[:]
+    for key, value in sorted(props.items()):
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+
+
+def metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata of an ONNX file (see ``set_metadata``)."""
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
 
 
 def verify_onnx(model: torch.nn.Module, path: str | os.PathLike, *, size: int = 256) -> dict:
@@ -167,6 +191,9 @@ def quantize_int8(onnx_path: str | os.PathLike, calibration_loader, out_path: st
         quantize_static(str(prepared), str(out_path), reader, quant_format=QuantFormat.QDQ,
                         activation_type=act, weight_type=QuantType.QInt8, per_channel=per_channel,
                         reduce_range=reduce_range, calibrate_method=CalibrationMethod.MinMax)
+    carried = metadata(onnx_path)
+    if carried:  # the quantizer writes a new model: the fp32 file's metadata (the Safe threshold) goes with it
+        set_metadata(out_path, carried)
     return {"fp32_path": str(onnx_path), "int8_path": str(out_path), "fp32_bytes": onnx_path.stat().st_size,
             "int8_bytes": out_path.stat().st_size, "per_channel": per_channel, "activation_type": activation_type,
             "reduce_range": reduce_range, "calibration_images": len(reader.batches),

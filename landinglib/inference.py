@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from .data import IMAGENET_MEAN, IMAGENET_STD, window_starts
+from .safety import landing_mask
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -131,10 +132,11 @@ class BoundedPrediction:
         s = self.working_scale
         return tuple(int(round((v + 0.5) / s - 0.5)) for v in xy)
 
-    def full_mask(self, strip_rows: int = 128) -> np.ndarray:
+    def full_mask(self, strip_rows: int = 128, safe_threshold: float | None = None) -> np.ndarray:
         """(H, W) uint8 class mask at full resolution: the network-scale probabilities upsampled
         bilinearly (as ``predict_tiled`` does) ``strip_rows`` rows at a time, so memory stays at one
-        uint8 mask plus one float strip."""
+        uint8 mask plus one float strip. ``safe_threshold``: the landing decision rule
+        (``safety.landing_mask``; None = argmax)."""
         height, width = self.full_shape
         c, h, w = self.probs.shape
         planes = np.ascontiguousarray(self.probs.transpose(1, 2, 0))  # (h, w, C) for cv2.remap
@@ -148,7 +150,7 @@ class BoundedPrediction:
             strip = np.stack([cv2.remap(planes[..., k], mx, np.ascontiguousarray(map_y), cv2.INTER_LINEAR,
                                         borderMode=cv2.BORDER_REPLICATE)  # pragma: no mutate (a 0 border scales every class alike)
                               for k in range(c)])
-            mask[y0:y1] = strip.argmax(0)
+            mask[y0:y1] = landing_mask(strip, safe_threshold)
         return mask
 
 

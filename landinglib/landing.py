@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-BACKGROUND, SAFE, CAUTION, DANGER = 0, 1, 2, 3
+from .classes import BACKGROUND, CAUTION, DANGER, SAFE  # noqa: F401 - the landing classes, used by callers too
+
+DEFAULT_GSD_M = 0.17
+"""The ground sampling distance (m/px) assumed for the drone's footprint when none is known."""
+MARGIN_M = 0.5
+"""Clear ground kept around the drone, beyond its radius (m)."""
 
 SCORE_WEIGHTS = {"clearance": 0.4, "area": 0.2, "danger": 0.2, "confidence": 0.2}
 """How the score (0..1) is made: each term is scaled to 0..1 first (see ``find_landing_sites``)."""
@@ -82,7 +87,7 @@ def _clearance_and_confidence(mask, gsd_m: float, drone_radius_m: float, probs, 
 
 
 def explain_no_site(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: float = 0.5, probs: np.ndarray | None = None,
-                    *, margin_m: float = 0.5, min_confidence: float = MIN_CONFIDENCE) -> str:
+                    *, margin_m: float = MARGIN_M, min_confidence: float = MIN_CONFIDENCE) -> str:
     """Why ``find_landing_sites`` (same arguments) finds no site, in words with the numbers;
     ``""`` when it finds one."""
     fields = _clearance_and_confidence(mask, gsd_m, drone_radius_m, probs, margin_m)
@@ -104,7 +109,7 @@ def _explain(mask, need, clearance, p_safe, *, gsd_m, drone_radius_m, margin_m, 
 
 
 def find_landing_sites(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: float = 0.5, probs: np.ndarray | None = None,
-                       *, margin_m: float = 0.5, max_sites: int = 5,
+                       *, margin_m: float = MARGIN_M, max_sites: int = 5,
                        min_confidence: float = MIN_CONFIDENCE) -> list[LandingSite]:
     """Ranked landing sites in a landing mask, best first; ``[]`` when nothing is safe enough.
 
@@ -168,7 +173,7 @@ def _sites(mask, need, clearance, p_safe, *, gsd_m, max_sites, min_confidence) -
 
 
 def sites_and_reason(mask: np.ndarray, gsd_m: float = 0.1, drone_radius_m: float = 0.5, probs: np.ndarray | None = None,
-                     *, margin_m: float = 0.5, max_sites: int = 5,
+                     *, margin_m: float = MARGIN_M, max_sites: int = 5,
                      min_confidence: float = MIN_CONFIDENCE) -> tuple[list[LandingSite], str]:
     """``find_landing_sites`` and, when it finds none, ``explain_no_site``'s reason (else ``""``);
     the clearance and confidence maps are computed once for both."""

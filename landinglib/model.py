@@ -12,13 +12,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import (CHECKPOINT_FORMAT, LoadReport, WrongClassesError, load_checkpoint, load_model, load_weights,
-                         save_checkpoint)
+                         save_checkpoint, set_safety)
 from .models import MODELS, BiSeNetV2, ConvBNReLU, FastSegNet, UltraFastBiSeNet, build_model, model_name
 from .models.ultra_fast import conv_bn_relu
+from .safety import landing_mask
 
 __all__ = ["MODELS", "build_model", "model_name", "UltraFastBiSeNet", "FastSegNet", "BiSeNetV2", "ConvBNReLU",
            "conv_bn_relu", "CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "load_model", "load_weights",
-           "LoadReport", "WrongClassesError", "count_parameters", "layer_table", "count_macs", "receptive_field",
+           "LoadReport", "WrongClassesError", "set_safety", "count_parameters", "layer_table", "count_macs", "receptive_field",
            "predict", "RemapClasses"]
 
 
@@ -77,12 +78,13 @@ def receptive_field(model: nn.Module) -> tuple[int, int]:
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Class masks (N, H, W) int64 for normalised images (N, 3, H, W) or one image (3, H, W)."""
+    """Class masks (N, H, W) int64 for normalised images (N, 3, H, W) or one image (3, H, W); a landing
+    model with a ``safe_threshold`` (from its checkpoint) decides by its rule (``safety.landing_mask``)."""
     single = images.ndim == 3
     batch = images[None] if single else images
     model.eval()
     device = next(model.parameters()).device
-    masks = model(batch.to(device)).argmax(1).cpu()
+    masks = landing_mask(model(batch.to(device)).float().softmax(1), getattr(model, "safe_threshold", None)).cpu()
     return masks[0] if single else masks
 
 

@@ -3,7 +3,9 @@
 Stage 0 is the start: random weights, or any checkpoint / state dict given with ``init``.
 Stage 1 adapts to aerial imagery (6 classes + ignore), stage 2 swaps the classifier for the
 4 landing classes and fine-tunes on UDD6. Each stage starts from the previous stage's *best*
-checkpoint (chosen on validation); the held-out test split is only used to report.
+checkpoint (chosen on validation); the held-out test split is only used to report. The landing
+model then earns its Safe: the threshold of the decision rule (``safety``) is chosen on validation
+for the false-safe budget and recorded in its checkpoint.
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from pathlib import Path
 from . import classes, data, distributed, synthetic
 from .devices import resolve_device
 from .evaluation import evaluate
-from .model import build_model, load_checkpoint, load_weights, save_checkpoint
+from .model import build_model, load_checkpoint, load_weights, save_checkpoint, set_safety
 from .runtime import data_dir, fast_mode, set_seed
+from .safety import FALSE_SAFE_BUDGET, landing_table
 from .train import TrainConfig, fit
 
 
@@ -67,6 +70,7 @@ class PipelineConfig:
     class_weights: bool = True
     augment: str = "light"  # training augmentation: "light" or "strong" (see data.train_transform)
     unseen: bool = True  # also score stage 2 on the built-in unseen-style test
+    false_safe_budget: float = FALSE_SAFE_BUDGET  # the Safe threshold keeps false-safe and Danger->Safe within it (validation)
     limit: int | None = None  # items per split (quick runs)
     max_steps: int | None = None  # steps per epoch (quick runs)
     progress: bool = True
@@ -78,6 +82,8 @@ class PipelineConfig:
                 raise ValueError(f"your own data {data_path} needs its class file ({what}: name, r, g, b, landing)")
         if self.stage1_data and self.dronedeploy or self.stage2_data and self.udd6:
             raise ValueError("give one dataset per stage: dronedeploy or stage1_data, udd6 or stage2_data")
+        if not 0.0 <= self.false_safe_budget <= 1.0:
+            raise ValueError(f"false_safe_budget {self.false_safe_budget}: a share of pixels in [0, 1] (e.g. 0.02)")
         if self.arch not in EPOCHS:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(EPOCHS)}")
         if self.crop is not None and not (32 <= self.crop <= self.size and self.crop % 32 == 0):
@@ -108,6 +114,7 @@ class StageResult:
     checkpoint: str
     unseen_miou: float | None = None  # stage 2: the unseen-style test (styles training never saw)
     unseen_iou: list | None = None
+    landing: dict | None = None  # stage 2: the Safe threshold and the landing-aware figures (see ``earn_safe``)
 
 
 PRETRAINED = {"accurate": "bisenetv2_city.pth"}
@@ -235,16 +242,57 @@ def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False,
     best = load_checkpoint(out / "best.pt")
     model.load_state_dict(best["model"])
     device = resolve_device(cfg.device)
-    test = evaluate(model, loaders.test, len(taxonomy), device=device)
-    unseen = {}
-    if stage == 2 and cfg.unseen:
+    landing = stage == 2
+    tests = {"test": loaders.test}
+    if landing and cfg.unseen:
         loader = data.unseen_style_loader(size=cfg.size, batch_size=cfg.batch_size, num_workers=cfg.workers,
                                           limit=cfg.limit)
-        unseen = evaluate(model, distributed.shard(loader, False), len(taxonomy), device=device)
+        tests["unseen"] = distributed.shard(loader, False)
+    gsd = training_gsd(stage, cfg)
+    scored = {name: evaluate(model, loader, len(taxonomy), device=device, landing=landing, gsd_m=gsd)
+              for name, loader in tests.items()}
+    test, unseen = scored["test"], scored.get("unseen", {})
+    report = earn_safe(model, loaders.val, tests, cfg, out / "best.pt", device, argmax=scored) if landing else None
     row = history[best["epoch"] - 1]
     return StageResult(f"stage {stage}", len(history), seconds, row["val_loss"], row["val_miou"],
                        test["miou"], test["iou"], list(taxonomy.names), str(out / "best.pt"),
-                       unseen.get("miou"), unseen.get("iou"))
+                       unseen.get("miou"), unseen.get("iou"), report)
+
+
+def earn_safe(model, val_loader, tests: dict, cfg: PipelineConfig, checkpoint: str | Path, device=None,
+              argmax: dict | None = None) -> dict:
+    """Choose the landing model's Safe threshold on **validation** and report what it does.
+
+    The threshold is the smallest at which the validation false-safe rate and Danger called Safe both
+    stay within ``cfg.false_safe_budget`` (``safety.SafeCurve.threshold_for``); it is recorded in
+    ``checkpoint`` (``set_safety``) and set on ``model``. Then every split of ``tests`` (name -> loader,
+    never used to choose) is scored with the plain argmax (``argmax``: name -> ``evaluate`` results
+    already computed) and with the rule. Returns ``{"threshold", "budget", "<split>": {"argmax": figures,
+    "rule": figures}}`` for "val" and every test split; figures are ``evaluate``'s ``landing`` plus ``miou``.
+    ``device``: where to run (default: where the model's weights are)."""
+    gsd = training_gsd(2, cfg)
+
+    def figures(loader, threshold, **kw):
+        result = evaluate(model, loader, 4, device=device, safe_threshold=threshold, gsd_m=gsd, **kw)
+        return result, summary(result)
+
+    def summary(result):
+        return {"miou": result["miou"], **result["landing"]}
+
+    plain, val_plain = figures(val_loader, None, safe_curve=True)
+    threshold = plain["safe_curve"].threshold_for(cfg.false_safe_budget)
+    _, val = figures(val_loader, threshold)
+    report = {"threshold": threshold, "budget": cfg.false_safe_budget, "val": {"argmax": val_plain, "rule": val}}
+    if distributed.is_main():
+        set_safety(checkpoint, {"threshold": threshold, "budget": cfg.false_safe_budget,
+                                "rule": "Safe where Safe is the most likely class and P(Safe) >= threshold",
+                                "chosen_on": "validation", "val": val})
+    distributed.barrier()
+    model.safe_threshold = threshold
+    for name, loader in tests.items():
+        plain = summary(argmax[name]) if argmax and name in argmax else figures(loader, None)[1]
+        report[name] = {"argmax": plain, "rule": figures(loader, threshold)[1]}
+    return report
 
 
 def run(cfg: PipelineConfig, resume: bool = False, on_epoch=None) -> list[StageResult]:
@@ -296,4 +344,8 @@ def format_table(results: list[StageResult]) -> str:
         if r.unseen_miou is not None:
             gap = r.test_miou - r.unseen_miou
             lines.append(f"{r.stage}: robustness gap (test - unseen-style test) = {gap:+.3f} mIoU")
+    for r in results:
+        if r.landing:
+            lines += ["", landing_table(r.landing)]
     return "\n".join(lines)
+

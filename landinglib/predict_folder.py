@@ -25,12 +25,10 @@ from PIL import Image
 from . import classes
 from .data import IMAGE_SUFFIXES
 from .inference import WORKING_SIDE, predict_bounded, scale_for_gsd
-from .landing import sites_and_reason
+from .landing import DEFAULT_GSD_M, sites_and_reason
 from .runtime import fast_mode
+from .safety import landing_mask
 from .viz import draw_landing_sites, overlay
-
-DEFAULT_GSD_M = 0.17
-"""The ground sampling distance assumed for the landing footprint when the user gives none."""
 OUTPUT_SUFFIXES = ("_overlay.png", "_mask.png", "_sites.json")  # the JSON last: it marks a finished image
 REPORT = "predict_report.json"
 
@@ -86,32 +84,33 @@ def _palette_png(mask: np.ndarray) -> bytes:
 
 def predict_file(model, path: Path, out: Path, stem: str, *, gsd_m: float | None = None, drone_radius_m: float = 0.5,
                  short_side: int = 256, train_gsd_m: float | None = None, flip_tta: bool = False,
-                 working_side: int = WORKING_SIDE) -> str:
+                 working_side: int = WORKING_SIDE, safe_threshold: float | None = None) -> str:
     """Predict one image file and write its three outputs; returns a one-line summary.
 
     The network scale: with the image's ``gsd_m`` and the checkpoint's ``train_gsd_m`` known, the
     image is resized to the GSD the network was trained at (``inference.scale_for_gsd``); otherwise
     its short side becomes ``short_side``. The landing footprint uses ``gsd_m`` (``DEFAULT_GSD_M``
     when unknown, said in the JSON). Sites are searched at the working scale with the same physical
-    footprint and reported in full-resolution pixels."""
+    footprint and reported in full-resolution pixels. ``safe_threshold``: Safe only where P(Safe) reaches
+    it (``safety.landing_mask``; None = argmax), in the mask, the overlay and the sites alike."""
     scale = scale_for_gsd(gsd_m, train_gsd_m) if gsd_m and train_gsd_m else None
     assumed = gsd_m is None
     gsd_m = DEFAULT_GSD_M if assumed else gsd_m
     pred = predict_bounded(model, path, short_side=short_side, scale=scale, flip_tta=flip_tta, working_side=working_side)
     s = pred.working_scale
-    work_mask = pred.working_probs.argmax(0).astype(np.uint8)
+    work_mask = landing_mask(pred.working_probs, safe_threshold)
     sites, why = sites_and_reason(work_mask, gsd_m=gsd_m / s, drone_radius_m=drone_radius_m, probs=pred.working_probs)
     picture = draw_landing_sites(overlay(pred.working_image, work_mask, classes.LANDING, 0.45), sites)
     full_sites = [replace(site, center=pred.to_full(site.center), radius_px=site.radius_px / s,
                           area_px=int(round(site.area_px / s**2)), danger_distance_px=site.danger_distance_px / s)
                   for site in sites]
-    mask = pred.full_mask()
+    mask = pred.full_mask(safe_threshold=safe_threshold)
     share = cv2.calcHist([mask], [0], None, [256], [0, 256]).ravel() / mask.size  # np.bincount would copy to int64
     write_atomic(out / f"{stem}_overlay.png", cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))[1].tobytes())
     write_atomic(out / f"{stem}_mask.png", _palette_png(mask))
     report = {"image": str(path), "size": list(pred.full_shape), "gsd_m": gsd_m, "gsd_assumed": assumed,
               "network_scale": round(pred.probs.shape[2] / pred.full_shape[1], 6), "drone_radius_m": drone_radius_m,
-              "overlay_scale": round(s, 6), "sites": [site.as_dict() for site in full_sites], "no_site_because": why,
+              "overlay_scale": round(s, 6), "safe_threshold": safe_threshold, "sites": [site.as_dict() for site in full_sites], "no_site_because": why,
               "class_share": {n: round(float(share[i]), 4) for i, n in enumerate(classes.LANDING.names)}}
     write_atomic(out / f"{stem}_sites.json", json.dumps(report, indent=2).encode())
     return f"best site at {full_sites[0].center}, score {full_sites[0].score:.2f}" if full_sites else f"no landing site: {why}"
@@ -133,7 +132,8 @@ def predict_folder(model, source: str | os.PathLike, out: str | os.PathLike, *, 
                    progress: bool = True, say=print, **options) -> list[FileResult]:
     """Predict every image of ``source`` (a folder or one file) into ``out``; see the module text.
 
-    ``options`` go to ``predict_file`` (``gsd_m``, ``drone_radius_m``, ``short_side``, ``flip_tta``).
+    ``options`` go to ``predict_file`` (``gsd_m``, ``drone_radius_m``, ``short_side``, ``flip_tta``,
+    ``safe_threshold``).
     Returns one ``FileResult`` per image and writes them to ``out/predict_report.json``."""
     files = list_images(source)
     out = Path(out)

@@ -186,6 +186,11 @@ def _objective(cfg: SweepConfig):
         trial.set_user_attr("test_miou", stage2.test_miou)
         trial.set_user_attr("unseen_miou", stage2.unseen_miou)
         trial.set_user_attr("checkpoint", stage2.checkpoint)
+        if stage2.landing:  # what the model calls Safe on the test split, under its rule (chosen on validation)
+            rule = stage2.landing["test"]["rule"]
+            trial.set_user_attr("safe_threshold", stage2.landing["threshold"])
+            trial.set_user_attr("test_false_safe", rule["false_safe_rate"])
+            trial.set_user_attr("test_best_site_on_safe", rule.get("best_site_on_safe"))
         if cfg.latency:
             trial.set_user_attr("latency_ms", round(onnx_latency_ms(stage2.checkpoint), 2))
         return stage2.val_miou
@@ -241,7 +246,8 @@ def _jsonable(cfg: SweepConfig) -> dict:
 
 
 def sweep_rows(study) -> list[dict]:
-    """One dict per trial: number, state, parameters, val / test / unseen-style mIoU, minutes, latency."""
+    """One dict per trial: number, state, parameters, val / test / unseen-style mIoU, the test false-safe rate
+    and best sites on Safe ground under the trial's Safe threshold, minutes, latency."""
     rows = []
     for t in sorted(study.trials, key=lambda t: t.number):
         a = t.user_attrs
@@ -249,20 +255,23 @@ def sweep_rows(study) -> list[dict]:
                      "val_miou": t.value if t.value is not None else (max(t.intermediate_values.values())
                                                                       if t.intermediate_values else None),
                      "test_miou": a.get("test_miou"), "unseen_miou": a.get("unseen_miou"),
-                     "minutes": a.get("minutes"), "latency_ms": a.get("latency_ms"), "out": a.get("out")})
+                     "safe_threshold": a.get("safe_threshold"), "test_false_safe": a.get("test_false_safe"),
+                     "test_best_site_on_safe": a.get("test_best_site_on_safe"), "minutes": a.get("minutes"), "latency_ms": a.get("latency_ms"), "out": a.get("out")})
     return rows
 
 
 def sweep_table(rows: list[dict]) -> Table:
     """The results as a table (text, or HTML in a notebook), best validation mIoU first."""
     def fmt(v, spec):
-        return "-" if v is None else format(v, spec)
+        return "-" if v is None or v != v else format(v, spec)
 
     ranked = sorted(rows, key=lambda r: -(r["val_miou"] if r["state"] == "COMPLETE" else -1))
-    return Table(["trial", "state", "arch", "lr", "batch", "val mIoU", "test mIoU", "unseen mIoU", "minutes", "ORT ms"],
+    return Table(["trial", "state", "arch", "lr", "batch", "val mIoU", "test mIoU", "unseen mIoU", "Safe >=",
+                  "test false-safe", "best site on Safe", "minutes", "ORT ms"],
                  [[str(r["trial"]), r["state"].lower(), str(r.get("arch", "-")), fmt(r.get("lr"), ".0e"),
                    str(r.get("batch_size", "-")), fmt(r["val_miou"], ".3f"), fmt(r["test_miou"], ".3f"),
-                   fmt(r["unseen_miou"], ".3f"), fmt(r["minutes"], ".1f"), fmt(r["latency_ms"], ".1f")]
+                   fmt(r["unseen_miou"], ".3f"), fmt(r.get("safe_threshold"), ".3f"), fmt(r.get("test_false_safe"), ".1%"),
+                   fmt(r.get("test_best_site_on_safe"), ".0%"), fmt(r["minutes"], ".1f"), fmt(r["latency_ms"], ".1f")]
                   for r in ranked])
 
 

@@ -200,6 +200,67 @@ def plot_confusion(matrix, taxonomy: Taxonomy, normalize: bool = True, ax=None, 
     return ax
 
 
+def plot_safe_tradeoff(curves: dict, threshold: float | None = None, ax=None,
+                       title: str = "what calling more ground Safe costs"):
+    """False-safe rate (x: Caution + Danger pixels called Safe) against Safe recall (y) as the Safe
+    threshold moves from 0 (the plain argmax, right end) to 1, one line per split (``curves``: name ->
+    ``safety.SafeCurve``); ``threshold`` is marked on each line."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4))
+    for k, (name, curve) in enumerate(curves.items()):
+        points = curve.points()
+        ax.plot(100 * points["false_safe_rate"], points["safe_recall"], color=f"C{k}", lw=1.5, label=name)
+        ax.plot(100 * points["false_safe_rate"][0], points["safe_recall"][0], "o", mfc="white", color=f"C{k}")
+        if threshold is not None:
+            at = curve.at(threshold)
+            ax.plot(100 * at["false_safe_rate"], at["safe_recall"], "*", ms=13, color=f"C{k}", mec="k")
+    ax.plot([], [], "o", mfc="white", color="0.3", label="plain argmax (threshold 0)")
+    if threshold is not None:
+        ax.plot([], [], "*", ms=11, color="0.3", mec="k", label=f"Safe needs P(Safe) ≥ {threshold:.2f}")
+    ax.set_xlabel("false-safe rate: % of Caution + Danger pixels called Safe")
+    ax.set_ylabel("Safe recall: share of Safe ground found")
+    ax.set_xlim(left=0)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, loc="left")
+    return ax
+
+
+def show_rule(image: np.ndarray, probs: np.ndarray, threshold: float | None, truth: np.ndarray | None = None,
+              taxonomy: Taxonomy | None = None, size: float = 3.4):
+    """One frame under the plain argmax and under the Safe rule (``safety.landing_mask``), next to the
+    ground truth when given, with the share of truly unsafe ground called Safe in each title and a legend."""
+    import torch
+
+    from .classes import LANDING
+    from .metrics import ConfusionMatrix
+    from .safety import landing_figures, landing_mask
+
+    taxonomy = taxonomy or LANDING
+    views = [("plain argmax", landing_mask(probs, None)),
+             ("Safe rule" + (f" (P(Safe) ≥ {threshold:.2f})" if threshold is not None else ": no threshold"),
+              landing_mask(probs, threshold))]
+    columns = len(views) + (truth is not None)
+    fig, axes = plt.subplots(1, columns, figsize=(columns * size, size * image.shape[0] / image.shape[1] + 0.7))
+    for ax, (label, mask) in zip(axes, views):
+        ax.imshow(overlay(image, mask, taxonomy, 0.5))
+        if truth is not None:
+            confusion = ConfusionMatrix(len(taxonomy))
+            confusion.update(torch.from_numpy(mask.astype(np.int64))[None], torch.from_numpy(truth.astype(np.int64))[None])
+            label += f"\n{landing_figures(confusion.matrix)['false_safe_rate']:.0%} of Caution + Danger called Safe"
+        ax.set_title(label, size=9)
+    if truth is not None:
+        axes[-1].imshow(overlay(image, truth, taxonomy, 0.5))
+        axes[-1].set_title("ground truth", size=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.legend(handles=legend_handles(taxonomy), loc="lower center", ncol=len(taxonomy), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
 def draw_landing_sites(image: np.ndarray, sites, gsd_m: float | None = None, max_sites: int = 5) -> np.ndarray:
     """The image with the best sites drawn: a ring of the clear radius, a cross at the centre and
     the rank (1 = best, in cyan). ``gsd_m`` is accepted for symmetry with the finder."""

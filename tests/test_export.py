@@ -108,11 +108,14 @@ def test_dynamic_quantization_leaves_conv2d_untouched():
 
 
 def test_export_command_writes_both_models_and_a_report(udd6_root, tmp_path, capsys):
-    ck = save_checkpoint(tmp_path / "m.pt", build_model("ultra-fast", 4))
+    ck = save_checkpoint(tmp_path / "m.pt", build_model("ultra-fast", 4), safety={"threshold": 0.8, "budget": 0.02})
     args = ["export", "--checkpoint", str(ck), "--out", str(tmp_path / "out"), "--int8", "--udd6", str(udd6_root),
             "--size", "32", "--calibration-images", "4"]
     assert main(args) == 0
     report = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert report["safe_threshold"] == 0.8  # the Safe rule travels with the model, in both files
+    for name in ("landing.onnx", "landing.int8.onnx"):
+        assert export.metadata(tmp_path / "out" / name)["safe_threshold"] == "0.8"
     assert (tmp_path / "out" / "landing.onnx").is_file() and (tmp_path / "out" / "landing.int8.onnx").is_file()
     assert report["int8"]["int8_bytes"] < report["onnx"]["bytes"] and "test_miou_int8" in report["int8"]
     assert "landing.int8.onnx" in capsys.readouterr().out
