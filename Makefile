@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@# no NVIDIA driver: install the CPU build of torch first, so nothing pulls a CUDA build
 	if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(PY) -c "import torch" 2>/dev/null; then \
 		$(PY) -m pip install --quiet $(TORCH_CPU); fi
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,postgres]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -89,7 +89,7 @@ def _train(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     """A resumable hyperparameter search (Optuna); prints the results table and the Pareto front."""
     from .pipeline import PipelineConfig
-    from .sweep import GRID, SweepConfig, pareto_front, run_sweep, sweep_table
+    from .sweep import GRID, MAX_ATTEMPTS, SweepConfig, pareto_front, point_rows, run_sweep, sweep_table, unfinished
 
     _check_paths(args, "stage2_data", "classes")
     base_settings = dict(stage2_data=args.stage2_data, classes=args.classes, device=args.device, workers=args.workers,
@@ -108,7 +108,15 @@ def _sweep(args: argparse.Namespace) -> int:
         print("Pareto front (no trial is both more accurate and faster): "
               + ", ".join(f"trial {r['trial']} ({r['arch']}, {r['val_miou']:.3f}, {r['latency_ms']:.1f} ms)" for r in front))
     print(f"{time.perf_counter() - start:.0f} s; table in {Path(args.out) / 'sweep.json'}, plots in {Path(args.out) / 'sweep.png'}")
-    return 0
+    for r in point_rows(rows):
+        if r["state"] in ("RUNNING", "WAITING"):
+            print(f"{r['point']}: {r['state'].lower()} in another process")
+    failed = unfinished(rows)
+    for r in failed:
+        left = MAX_ATTEMPTS - r["attempts"]
+        print(f"failed: {r['point']} after {r['attempts']} attempt(s): {r.get('error') or 'its process died'}; "
+              + (f"run the same command again to retry it ({left} attempt(s) left)" if left > 0 else "no attempts left"))
+    return 1 if failed else 0
 
 
 def _landing_model(path: str):
@@ -253,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sweep", help="a hyperparameter search (Optuna) that resumes and can run on several machines")
     p.add_argument("--out", default="runs/sweep", metavar="DIR", help="trial folders, sweep.json, sweep.png")
     p.add_argument("--study", default="landing", help="study name (several processes may share one)")
-    p.add_argument("--storage", metavar="URL", help="Optuna database URL (default: sqlite:///OUT/study.db)")
+    p.add_argument("--storage", metavar="URL", help="Optuna database URL (default: sqlite:///OUT/study.db; "
+                                                    "postgresql://user@host/db needs pip install \"landinglib[postgres]\")")
     p.add_argument("--sampler", default="grid", choices=["grid", "tpe"])
     p.add_argument("--trials", type=int, help="trials to run in this call (default: the rest of the grid)")
     p.add_argument("--lr", type=float, nargs="+", help="stage-2 learning rates (default 1e-3 5e-4 1e-4)")

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from . import classes, synthetic
 from .classes import IGNORE_INDEX, LANDING, ClassFile, Taxonomy, read_class_file
-from .runtime import default_workers
+from .runtime import default_workers, exclusive
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -410,24 +410,34 @@ def _cached_pair(image_path: Path, label_path: Path, decode_mask, stem: Path,
     source = {str(p.name): [p.stat().st_size, p.stat().st_mtime_ns] for p in (image_path, label_path)}
     meta_path = stem.with_name(stem.name + ".json")
     files = stem.with_name(stem.name + ".image.npy"), stem.with_name(stem.name + ".mask.npy")
-    fresh = meta_path.exists() and json.loads(meta_path.read_text()) == source and all(f.exists() for f in files)
-    if not fresh:
-        image = read_image(image_path)
-        mask = decode_mask()
-        _check_same_size(image, mask, image_path, label_path)
-        if max_side and max(image.shape[:2]) > max_side:
-            f = max_side / max(image.shape[:2])
-            size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-        for array, target in ((image, files[0]), (mask, files[1])):
-            tmp = target.with_name(target.name + f".{os.getpid()}.tmp.npy")  # workers may race: each its own file
-            np.save(tmp, array)
-            os.replace(tmp, target)
-        tmp = meta_path.with_name(meta_path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(source))
-        os.replace(tmp, meta_path)
+
+    def fresh() -> bool:
+        return meta_path.exists() and json.loads(meta_path.read_text()) == source and all(f.exists() for f in files)
+
+    if not fresh():
+        with exclusive(stem, say=False):  # several processes (workers, notebooks): one decodes, the others wait
+            if not fresh():
+                _decode_pair(image_path, label_path, decode_mask, files, meta_path, source, max_side)
     return np.load(files[0], mmap_mode="r"), np.load(files[1], mmap_mode="r")
+
+
+def _decode_pair(image_path, label_path, decode_mask, files, meta_path, source, max_side) -> None:
+    """Decode a pair once and write its cache files, each atomically (the metadata last)."""
+    image = read_image(image_path)
+    mask = decode_mask()
+    _check_same_size(image, mask, image_path, label_path)
+    if max_side and max(image.shape[:2]) > max_side:
+        f = max_side / max(image.shape[:2])
+        size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+    for array, target in ((image, files[0]), (mask, files[1])):
+        tmp = target.with_name(target.name + f".{os.getpid()}.tmp.npy")
+        np.save(tmp, array)
+        os.replace(tmp, target)
+    tmp = meta_path.with_name(meta_path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(source))
+    os.replace(tmp, meta_path)
 
 
 # --- your own data ---------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""Run-time settings shared by the library and the notebooks: seeds, fast mode, folders."""
+"""Run-time settings shared by the library and the notebooks: seeds, fast mode, folders, and a
+lock that lets several processes share one data folder."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from pathlib import Path
@@ -57,3 +59,26 @@ def default_workers() -> int:
         return override
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(0, min(4, cores - 1))
+
+
+@contextlib.contextmanager
+def exclusive(path: str | os.PathLike, what: str = "", say: bool = True):
+    """Hold an exclusive lock on ``path`` (the file ``<path>.lock`` beside it) across processes, e.g. two
+    notebooks or two sweep processes that generate the same data on first use: one does the work while
+    the others wait (saying so once, unless ``say`` is False), then find it done. The operating system drops the lock of a
+    process that dies, so a killed run never blocks the next one."""
+    from filelock import FileLock, Timeout
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if say:
+            print(f"waiting for another process that is preparing {what or path} ...", flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

@@ -8,21 +8,27 @@ same ranges with TPE for ``trials`` trials. The objective is the best stage-2 **
 the test split chooses nothing, and is reported beside it with the unseen-style test and the
 exported model's onnxruntime latency.
 
-The study lives in a database (SQLite by default, or any URL Optuna accepts), so:
+The study lives in a database (SQLite by default; PostgreSQL with ``pip install "landinglib[postgres]"``;
+any URL Optuna accepts), so:
 
-* a killed sweep resumes where it stopped: a trial whose process died stops sending heartbeats,
-  is marked failed after ``grace_s`` and retried with the same parameters;
-* several processes or machines can work on one study: each new trial takes a grid point that no
-  other trial has taken;
+* several processes or machines can work on one study: every grid point is queued in the study as a
+  waiting trial, and a process takes a waiting trial atomically (the database hands each to one
+  process); a point queued twice by two processes starting together runs once (the lower trial
+  number wins, the other ends at once as a duplicate);
+* no grid point is lost: a trial whose process died (it stops sending heartbeats and is failed after
+  ``grace_s``) is queued again at once, and a trial that raised is queued again when the command is run
+  again — with the same parameters, in the same folder, up to ``MAX_ATTEMPTS`` attempts in all; the
+  table says how many attempts each point took, and the command exits with 1 while a point has none
+  that finished;
 * hopeless trials are pruned: validation mIoU is reported after every epoch and Optuna's median
   pruner stops a trial that falls below the median of earlier trials at the same epoch.
 """
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
-import math
 import tempfile
 import time
 import warnings
@@ -90,12 +96,16 @@ def _quiet_experimental():
 
 STORAGE_ATTEMPTS = 5
 """Tries to open the study database (see ``_storage``)."""
+MAX_ATTEMPTS = 3
+"""A grid point (or TPE trial) that fails is run again until it has had this many attempts."""
+POSTGRES_HINT = 'pip install "landinglib[postgres]"'
+"""What installs the PostgreSQL driver (psycopg 3) that ``postgresql://`` URLs need."""
 
 
 def _storage(cfg: SweepConfig):
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from optuna.storages import RDBStorage
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     url = cfg.storage_url()
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # several processes wait their turn
@@ -103,12 +113,18 @@ def _storage(cfg: SweepConfig):
         try:
             with _quiet_experimental():
                 storage = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=cfg.heartbeat_s,
-                                     grace_period=cfg.grace_s,
-                                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2))
+                                     grace_period=cfg.grace_s, heartbeat_stale_trial_callback=_retry_stale)
             return storage, optuna
-        except (IntegrityError, OperationalError):
+        except ImportError as err:  # SQLAlchemy found no driver for the URL's database
+            if url.startswith("postgresql"):
+                raise ValueError(f"--storage {url}: no PostgreSQL driver is installed. Install it with "
+                                 f"{POSTGRES_HINT} (psycopg 3), or give a postgresql+DRIVER:// URL of a driver "
+                                 f"you have ({err})") from None
+            raise ValueError(f"--storage {url}: the database driver is missing ({err})") from None
+        except (IntegrityError, OperationalError, ProgrammingError):
             # two processes creating the same new database at once: one writes the schema, the other's
-            # insert of the schema version collides; once the winner is done, opening it again works
+            # insert of the schema version (or its CREATE TABLE) collides; once the winner is done, opening it
+            # again works
             if attempt == STORAGE_ATTEMPTS - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
@@ -135,6 +151,17 @@ def _suggest(trial, cfg: SweepConfig) -> dict:
     return {"lr": trial.suggest_float("lr", min(lrs), max(lrs), log=True),
             "batch_size": trial.suggest_int("batch_size", min(cfg.grid["batch_size"]), max(cfg.grid["batch_size"])),
             "arch": trial.suggest_categorical("arch", cfg.grid["arch"])}
+
+
+def point_of(params: dict) -> str:
+    """The name of a grid point (or of a TPE trial's parameters), e.g. "arch=fast batch_size=4 lr=0.001"."""
+    return " ".join(f"{k}={params[k]:g}" if isinstance(params[k], float) else f"{k}={params[k]}" for k in sorted(params))
+
+
+def grid_points(cfg: SweepConfig) -> list[dict]:
+    """Every point of the grid, in a fixed order."""
+    names = list(GRID)
+    return [dict(zip(names, values)) for values in itertools.product(*(cfg.grid[n] for n in names))]
 
 
 def trial_config(cfg: SweepConfig, number: int, params: dict) -> PipelineConfig:
@@ -165,9 +192,22 @@ def _objective(cfg: SweepConfig):
 
     def objective(trial) -> float:
         params = _suggest(trial, cfg)
-        frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
-        retried = frozen.system_attrs.get("failed_trial")  # set on a retry of a killed trial
-        number = trial.number if retried is None else retried  # a retry continues in the killed trial's folder
+        trials = trial.study.get_trials(deepcopy=False)
+        frozen = next(t for t in trials if t.number == trial.number)
+        point = frozen.user_attrs.get("point")
+        if point is None and cfg.sampler == "grid":  # no queued point was left when this process asked
+            trial.set_user_attr("idle", True)
+            raise optuna.TrialPruned("no grid point left to run")
+        if point is None:  # a new TPE trial: its parameters name it
+            point = point_of(params)
+            trial.set_user_attr("point", point)
+            trial.set_user_attr("attempt", 1)
+        earlier = [t for t in trials if t.number < trial.number and t.user_attrs.get("point") == point and _counts(t)]
+        if earlier:  # the same point queued twice (two processes started together): the lower number runs it
+            trial.set_user_attr("duplicate_of", earlier[0].number)
+            raise optuna.TrialPruned(f"grid point {point} is trial {earlier[0].number}'s")
+        number = frozen.user_attrs.get("folder", trial.number)  # a retry continues in the first attempt's folder
+        trial.set_user_attr("folder", number)
         pipeline_cfg = trial_config(cfg, number, params)
         trial.set_user_attr("out", pipeline_cfg.out)
 
@@ -180,7 +220,13 @@ def _objective(cfg: SweepConfig):
                 raise optuna.TrialPruned(f"stage 2 epoch {epoch}: val mIoU {value:.3f} below the median")
 
         start = time.perf_counter()
-        results = run(pipeline_cfg, resume=True, on_epoch=report if cfg.prune else None)
+        try:
+            results = run(pipeline_cfg, resume=True, on_epoch=report if cfg.prune else None)
+        except optuna.TrialPruned:
+            raise
+        except Exception as err:  # recorded; the trial fails, and the next command queues its point again
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
+            raise
         stage2 = results[-1]
         trial.set_user_attr("minutes", round((time.perf_counter() - start) / 60, 2))
         trial.set_user_attr("test_miou", stage2.test_miou)
@@ -198,24 +244,68 @@ def _objective(cfg: SweepConfig):
     return objective
 
 
-def _work_left(study, cfg: SweepConfig) -> bool:
-    """Whether this process should start another trial: a retry is waiting, or (grid) a grid point
-    has no trial yet. Points that other processes are running are theirs: never run twice."""
+def _counts(t) -> bool:
+    """Whether a trial holds its grid point: queued, running or done (not failed, not a duplicate, not idle)."""
+    from optuna.trial import TrialState
+
+    if t.state == TrialState.FAIL or "duplicate_of" in t.user_attrs or t.user_attrs.get("idle"):
+        return False
+    return t.state in (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _queue_attempt(study, failed, attempt: int) -> None:
+    """Queue the next attempt of a failed trial: same parameters, same folder (its checkpoints resume)."""
+    import optuna
+
+    study.add_trial(optuna.create_trial(
+        state=optuna.trial.TrialState.WAITING, params=failed.params, distributions=failed.distributions,
+        user_attrs={"point": failed.user_attrs.get("point") or point_of(failed.params), "attempt": attempt,
+                    "folder": failed.user_attrs.get("folder", failed.number), "retry_of": failed.number},
+        system_attrs={"fixed_params": failed.params}))
+
+
+def _retry_stale(study, trial) -> None:
+    """Optuna calls this for a trial whose process died (no heartbeat): its point is queued again."""
+    if trial.params and trial.user_attrs.get("attempt", 1) < MAX_ATTEMPTS:
+        _queue_attempt(study, trial, trial.user_attrs.get("attempt", 1) + 1)
+
+
+def _requeue_failed(study) -> None:
+    """Queue again every failed trial whose point has no later attempt, until it has had ``MAX_ATTEMPTS``."""
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    if any(t.state == TrialState.WAITING for t in trials):
-        return True
+    for t in trials:
+        if t.state != TrialState.FAIL or not t.params or t.user_attrs.get("attempt", 1) >= MAX_ATTEMPTS:
+            continue
+        point = t.user_attrs.get("point") or point_of(t.params)
+        if not any(u.number > t.number and u.user_attrs.get("point") == point for u in trials):
+            _queue_attempt(study, t, t.user_attrs.get("attempt", 1) + 1)
+
+
+def _queue_grid(study, cfg: SweepConfig) -> None:
+    """Queue every grid point that has no trial yet as a waiting trial (the database hands each to one process)."""
+    have = {t.user_attrs.get("point") for t in study.get_trials(deepcopy=False)}
+    for params in grid_points(cfg):
+        point = point_of(params)
+        if point not in have:
+            study.enqueue_trial(params, user_attrs={"point": point, "attempt": 1})
+
+
+def _work_left(study, cfg: SweepConfig) -> bool:
+    """Whether this process should start another trial: a queued trial is waiting (a grid point, or a retry);
+    a TPE search always has more to try. Points that other processes are running are theirs."""
+    from optuna.trial import TrialState
+
     if cfg.sampler != "grid":
         return True
-    claimed = {t.system_attrs.get("grid_id") for t in trials}
-    return len(claimed - {None}) < math.prod(len(v) for v in cfg.grid.values())
+    return any(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
 
 
 def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
-    """Run, resume or join the study, one trial at a time, until the grid is covered (or ``trials``
-    trials have run in this call); returns ``sweep_rows``, writes ``{out}/sweep.json`` and the plots
-    ``{out}/sweep.png``."""
+    """Run, resume or join the study, one trial at a time, until every grid point is done or has failed
+    ``MAX_ATTEMPTS`` times (or ``trials`` trials have run in this call); returns ``sweep_rows``, writes
+    ``{out}/sweep.json`` and the plots ``{out}/sweep.png``."""
     from optuna.storages import fail_stale_trials
 
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
@@ -223,12 +313,15 @@ def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
     study = open_study(cfg)
     say(f"study {cfg.study!r} in {cfg.storage_url()} ({cfg.sampler}): {len(study.trials)} trial(s) so far")
     objective, ran = _objective(cfg), 0
+    _requeue_failed(study)  # points whose last attempt raised: queued again (a command never retries its own failures)
     while cfg.trials is None or ran < cfg.trials:
         with _quiet_experimental():
-            fail_stale_trials(study)  # trials of killed processes: failed, and queued again with the same parameters
+            fail_stale_trials(study)  # trials of killed processes: failed, and their points queued again
+        if cfg.sampler == "grid":
+            _queue_grid(study, cfg)
         if not _work_left(study, cfg):
             break
-        study.optimize(objective, n_trials=1, gc_after_trial=True)
+        study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(Exception,))
         ran += 1
     rows = sweep_rows(study)
     (Path(cfg.out) / "sweep.json").write_text(json.dumps({"config": _jsonable(cfg), "trials": rows}, indent=2))
@@ -239,6 +332,12 @@ def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
     return rows
 
 
+def unfinished(rows: list[dict]) -> list[dict]:
+    """The points of ``point_rows`` whose last attempt failed: the next command runs them again (while they
+    have attempts left). Points that another process is running are not among them."""
+    return [r for r in point_rows(rows) if r["state"] == "FAIL"]
+
+
 def _jsonable(cfg: SweepConfig) -> dict:
     out = asdict(cfg)
     out["storage"] = cfg.storage_url()
@@ -246,38 +345,55 @@ def _jsonable(cfg: SweepConfig) -> dict:
 
 
 def sweep_rows(study) -> list[dict]:
-    """One dict per trial: number, state, parameters, val / test / unseen-style mIoU, the test false-safe rate
-    and best sites on Safe ground under the trial's Safe threshold, minutes, latency."""
+    """One dict per trial: number, state, point, attempt (and whether it was a duplicate or had nothing to
+    run), parameters, val / test / unseen-style mIoU, the test false-safe rate and best sites on Safe ground
+    under the trial's Safe threshold, minutes, latency, and the error of a failed attempt."""
     rows = []
     for t in sorted(study.trials, key=lambda t: t.number):
         a = t.user_attrs
-        rows.append({"trial": t.number, "state": t.state.name, **t.params,
+        rows.append({"trial": t.number, "state": t.state.name, **t.params, "point": a.get("point"),
+                     "attempt": a.get("attempt", 1), "duplicate_of": a.get("duplicate_of"), "idle": bool(a.get("idle")),
                      "val_miou": t.value if t.value is not None else (max(t.intermediate_values.values())
                                                                       if t.intermediate_values else None),
                      "test_miou": a.get("test_miou"), "unseen_miou": a.get("unseen_miou"),
                      "safe_threshold": a.get("safe_threshold"), "test_false_safe": a.get("test_false_safe"),
-                     "test_best_site_on_safe": a.get("test_best_site_on_safe"), "minutes": a.get("minutes"), "latency_ms": a.get("latency_ms"), "out": a.get("out")})
+                     "test_best_site_on_safe": a.get("test_best_site_on_safe"), "minutes": a.get("minutes"),
+                     "latency_ms": a.get("latency_ms"), "out": a.get("out"), "error": a.get("error")})
     return rows
 
 
+def point_rows(rows: list[dict]) -> list[dict]:
+    """One row per point: its last attempt (duplicates and idle trials left out), with ``attempts``, the
+    number of attempts it took."""
+    by_point: dict = {}
+    for r in rows:
+        if r.get("duplicate_of") is not None or r.get("idle"):
+            continue
+        key = r.get("point") or r["trial"]
+        by_point.setdefault(key, []).append(r)
+    return [{**max(tries, key=lambda r: r["trial"]), "attempts": len(tries)} for tries in by_point.values()]
+
+
 def sweep_table(rows: list[dict]) -> Table:
-    """The results as a table (text, or HTML in a notebook), best validation mIoU first."""
+    """The results as a table (text, or HTML in a notebook), one row per point (its last attempt), best
+    validation mIoU first; ``attempts`` says how many runs a point took."""
     def fmt(v, spec):
         return "-" if v is None or v != v else format(v, spec)
 
-    ranked = sorted(rows, key=lambda r: -(r["val_miou"] if r["state"] == "COMPLETE" else -1))
-    return Table(["trial", "state", "arch", "lr", "batch", "val mIoU", "test mIoU", "unseen mIoU", "Safe >=",
-                  "test false-safe", "best site on Safe", "minutes", "ORT ms"],
-                 [[str(r["trial"]), r["state"].lower(), str(r.get("arch", "-")), fmt(r.get("lr"), ".0e"),
-                   str(r.get("batch_size", "-")), fmt(r["val_miou"], ".3f"), fmt(r["test_miou"], ".3f"),
-                   fmt(r["unseen_miou"], ".3f"), fmt(r.get("safe_threshold"), ".3f"), fmt(r.get("test_false_safe"), ".1%"),
-                   fmt(r.get("test_best_site_on_safe"), ".0%"), fmt(r["minutes"], ".1f"), fmt(r["latency_ms"], ".1f")]
+    ranked = sorted(point_rows(rows), key=lambda r: -(r["val_miou"] if r["state"] == "COMPLETE" else -1))
+    return Table(["trial", "state", "attempts", "arch", "lr", "batch", "val mIoU", "test mIoU", "unseen mIoU",
+                  "Safe >=", "test false-safe", "best site on Safe", "minutes", "ORT ms"],
+                 [[str(r["trial"]), r["state"].lower(), str(r["attempts"]), str(r.get("arch", "-")),
+                   fmt(r.get("lr"), ".0e"), str(r.get("batch_size", "-")), fmt(r["val_miou"], ".3f"),
+                   fmt(r["test_miou"], ".3f"), fmt(r["unseen_miou"], ".3f"), fmt(r.get("safe_threshold"), ".3f"),
+                   fmt(r.get("test_false_safe"), ".1%"), fmt(r.get("test_best_site_on_safe"), ".0%"),
+                   fmt(r["minutes"], ".1f"), fmt(r["latency_ms"], ".1f")]
                   for r in ranked])
 
 
 def pareto_front(rows: list[dict]) -> list[dict]:
     """Completed trials that no other trial beats on both validation mIoU (higher) and latency (lower)."""
-    done = [r for r in rows if r["state"] == "COMPLETE" and r.get("latency_ms") is not None]
+    done = [r for r in point_rows(rows) if r["state"] == "COMPLETE" and r.get("latency_ms") is not None]
     return sorted((r for r in done if not any(o["val_miou"] >= r["val_miou"] and o["latency_ms"] <= r["latency_ms"]
                                              and (o["val_miou"], o["latency_ms"]) != (r["val_miou"], r["latency_ms"])
                                              for o in done)), key=lambda r: r["latency_ms"])
@@ -289,6 +405,7 @@ def plot_sweep(rows: list[dict], out: Path | None = None):
     import matplotlib.pyplot as plt
     import numpy as np
 
+    rows = point_rows(rows)
     done = [r for r in rows if r["state"] == "COMPLETE"]
     archs = sorted({r["arch"] for r in done})
     fig, axes = plt.subplots(1, 1 + len(archs), figsize=(4.2 * (1 + len(archs)), 3.4))

@@ -57,11 +57,12 @@ def test_the_writability_check_is_made_in_the_dataset_folder_itself(tmp_path, mo
 
 def test_the_cache_holds_an_image_a_mask_and_a_record_per_frame_named_as_documented(udd6_root, tmp_path):
     """Each decoded frame is stored as <key>.image.npy, <key>.mask.npy and <key>.json, so the
-    cache can be inspected and cleaned by name."""
+    cache can be inspected and cleaned by name; <key>.lock lets several processes share it."""
     ds = UDD6Dataset(udd6_root, "train", cache_dir=tmp_path / "c")
     ds[0]
     key = f"train-{ds.pairs[0][0].stem}"
-    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [f"{key}.image.npy", f"{key}.json", f"{key}.mask.npy"]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [f"{key}.image.npy", f"{key}.json", f"{key}.lock",
+                                                                 f"{key}.mask.npy"]
     image, mask = ds[0]
     np.testing.assert_array_equal(np.load(tmp_path / "c" / f"{key}.image.npy"), image)
     assert np.load(tmp_path / "c" / f"{key}.mask.npy").shape == mask.shape
@@ -214,3 +215,28 @@ def test_a_path_on_another_drive_is_shown_in_full(monkeypatch):
         raise ValueError("path is on mount 'D:', start on mount 'C:'")
     monkeypatch.setattr(data.os.path, "relpath", other_drive)
     assert data._shown(Path("/data/frames")) == str(Path("/data/frames"))
+
+
+def test_two_processes_reading_a_frame_first_decode_it_once(udd6_root, tmp_path):
+    """Two notebooks (or loader workers) that read the same frame on first use: one decodes it into the cache,
+    the other waits and uses that copy."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import time
+        from landinglib import data
+        real = data.read_image
+        def slow(path):
+            with open({str(tmp_path / 'decoded.log')!r}, "a") as log:
+                log.write("decoded\\n")
+            time.sleep(4)  # a long decode: the other process arrives while it runs
+            return real(path)
+        data.read_image = slow
+        data.UDD6Dataset({str(udd6_root)!r}, "train", cache_dir={str(tmp_path / 'c')!r})[0]
+    """)
+    processes = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in processes:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    assert (tmp_path / "decoded.log").read_text().count("decoded") == 1

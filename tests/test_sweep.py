@@ -1,10 +1,15 @@
 """`landinglib sweep`: a study that runs the grid, survives a kill, and can be shared by processes."""
+import glob
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -40,18 +45,25 @@ RUNNER = textwrap.dedent("""
     from pathlib import Path
     from landinglib import pipeline, sweep
     out, mode = sys.argv[1], sys.argv[2]
+    real_run = pipeline.run
     if mode == "die-in-second-trial":
-        real_run = pipeline.run
         def run(cfg, **kw):
             if cfg.out.endswith("trial-001"):
                 os.kill(os.getpid(), signal.SIGKILL)  # as a power cut or an OOM kill would
+            return real_run(cfg, **kw)
+        sweep.run = run
+    if mode == "raise-in-second-trial":
+        def run(cfg, **kw):
+            if cfg.out.endswith("trial-001"):
+                raise RuntimeError("the disk is full")  # as a transient error would
             return real_run(cfg, **kw)
         sweep.run = run
     cfg = sweep.SweepConfig(out=out, grid={"lr": [1e-3], "batch_size": [int(b) for b in sys.argv[3].split(",")],
                                            "arch": ["ultra-fast"]},
                             base=pipeline.PipelineConfig.fast(size=64, crop=64, unseen=False), epochs1=1, epochs2=1,
                             latency=False, heartbeat_s=1, grace_s=2)
-    sweep.run_sweep(cfg)
+    rows = sweep.run_sweep(cfg)
+    sys.exit(1 if sweep.unfinished(rows) else 0)
 """)
 
 
@@ -73,14 +85,88 @@ def test_a_killed_sweep_resumes_and_retries_the_killed_trial_with_its_parameters
     assert rows[2]["out"].endswith("trial-001")  # in the killed trial's folder (its checkpoints resume)
 
 
+def test_a_trial_that_raises_is_run_again_by_the_next_command_in_its_folder(tmp_path):
+    first = _runner(tmp_path, "raise-in-second-trial", "2,4")
+    out, _ = first.communicate(timeout=300)
+    assert first.returncode == 1  # a grid point has no result yet: the command says so
+    rows = sweep.sweep_rows(sweep.open_study(_config(tmp_path)))
+    assert [(r["state"], r["attempt"]) for r in rows] == [("COMPLETE", 1), ("FAIL", 1)]
+    assert rows[1]["error"] == "RuntimeError: the disk is full" and sweep.unfinished(rows)[0]["batch_size"] == 4
+    rows = sweep.run_sweep(_config(tmp_path, epochs2=1), say=lambda line: None)  # the same command again
+    assert [(r["state"], r["attempt"]) for r in rows] == [("COMPLETE", 1), ("FAIL", 1), ("COMPLETE", 2)]
+    assert rows[2]["batch_size"] == 4 and rows[2]["out"].endswith("trial-001") and not sweep.unfinished(rows)
+    table = sweep.sweep_table(rows)
+    assert [row[2] for row in table.rows] == ["1", "2"] or [row[2] for row in table.rows] == ["2", "1"]  # attempts
+
+
+def test_a_point_is_tried_at_most_max_attempts_times(tmp_path, monkeypatch):
+    calls = []
+
+    def failing(cfg, **kw):
+        calls.append(cfg.out)
+        raise RuntimeError("broken data")
+
+    monkeypatch.setattr(sweep, "run", failing)
+    cfg = _config(tmp_path, batch_sizes=(2,))
+    for _ in range(sweep.MAX_ATTEMPTS + 2):
+        rows = sweep.run_sweep(cfg, say=lambda line: None)
+    assert len(calls) == sweep.MAX_ATTEMPTS and set(calls) == {str(tmp_path / "sweep" / "trial-000")}
+    left = sweep.unfinished(rows)
+    assert len(left) == 1 and left[0]["attempts"] == sweep.MAX_ATTEMPTS and left[0]["state"] == "FAIL"
+
+
+def test_a_point_queued_twice_runs_once_the_lower_trial_number_wins(tmp_path, monkeypatch):
+    """Two processes starting together may both queue a grid point: the first trial of it runs, the other
+    ends at once as a duplicate."""
+    import optuna
+
+    ran = []
+    monkeypatch.setattr(sweep, "run", lambda cfg, **kw: ran.append(cfg.out) or (_ for _ in ()).throw(
+        optuna.TrialPruned("stop here")))
+    cfg = _config(tmp_path, batch_sizes=(2,))
+    (tmp_path / "sweep").mkdir()
+    study = sweep.open_study(cfg)
+    for _ in range(2):  # what two processes starting together would each do
+        study.enqueue_trial({"lr": 1e-3, "batch_size": 2, "arch": "ultra-fast"},
+                            user_attrs={"point": sweep.point_of({"lr": 1e-3, "batch_size": 2, "arch": "ultra-fast"}),
+                                        "attempt": 1})
+    rows = sweep.run_sweep(cfg, say=lambda line: None)
+    assert len(ran) == 1 and [r["duplicate_of"] for r in rows] == [None, 0]
+
+
+def test_a_postgresql_url_without_its_driver_names_the_extra_to_install(tmp_path, monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_psycopg(name, *args, **kwargs):
+        if name.split(".")[0] in ("psycopg", "psycopg2"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_psycopg)
+    url = "postgresql://landing@127.0.0.1:1/nothing"
+    assert main(["sweep", "--fast", "--storage", url, "--out", str(tmp_path / "s"), "--no-latency"]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install "landinglib[postgres]"' in err and url in err
+
+
 def test_two_processes_share_one_study_without_running_a_grid_point_twice(tmp_path):
     runners = [_runner(tmp_path, "share", "2,3,4,5") for _ in range(2)]
     for r in runners:
         _, err = r.communicate(timeout=600)
         assert r.returncode == 0, err[-2000:]
     rows = sweep.sweep_rows(sweep.open_study(_config(tmp_path, batch_sizes=(2, 3, 4, 5))))
-    assert len(rows) == 4 and {r["state"] for r in rows} <= {"COMPLETE", "PRUNED"}  # the median pruner may stop one
-    assert sorted(r["batch_size"] for r in rows) == [2, 3, 4, 5]  # every grid point once: none twice, none lost
+    _every_point_done_exactly_once(rows, [2, 3, 4, 5])
+
+
+def _every_point_done_exactly_once(rows, batch_sizes):
+    """Each grid point has exactly one trial that ran it (the median pruner may stop one early); the other
+    trials of the study are duplicates that ended at once, or had nothing to run."""
+    ran = [r for r in rows if r["duplicate_of"] is None and not r["idle"]]
+    assert {r["state"] for r in ran} <= {"COMPLETE", "PRUNED"}, ran
+    assert sorted(r["batch_size"] for r in ran) == sorted(batch_sizes)  # every grid point once: none twice, none lost
+    assert all(r["minutes"] is None for r in rows if r not in ran)  # a duplicate trains nothing
 
 
 def test_table_and_pareto_front_rank_by_validation_and_latency():
@@ -134,3 +220,63 @@ def test_opening_a_database_another_process_is_creating_retries(tmp_path, monkey
         IntegrityError("INSERT", {}, Exception("still failing"))))
     with pytest.raises(IntegrityError):
         sweep._storage(cfg)
+
+
+def _postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (Debian keeps them out of PATH)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    return Path(shutil.which("initdb")).parent if shutil.which("initdb") else None
+
+
+@pytest.fixture
+def postgres_url():
+    """A real PostgreSQL server on a free port of 127.0.0.1, in a folder of its own, for this test only."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL's server programs are missing: .ci/run installs Debian's postgresql package")
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql); CI installs and runs it")
+    folder = Path(tempfile.mkdtemp(prefix="landinglib-pg-"))  # not under pytest's 0700 folder: the server reads it
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # initdb refuses to run as root
+    if as_postgres:
+        shutil.chown(folder, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def pg(program, *args):
+        subprocess.run([*as_postgres, str(bin_dir / program), *args], check=True, capture_output=True, timeout=120)
+
+    pg("initdb", "-D", str(folder / "data"), "-U", "landing", "-A", "trust", "--no-sync")
+    pg("pg_ctl", "-D", str(folder / "data"), "-l", str(folder / "log"), "-w", "start",
+       "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {folder}")
+    try:
+        pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "landing", "sweep")
+        yield f"postgresql://landing@127.0.0.1:{port}/sweep"
+    finally:
+        pg("pg_ctl", "-D", str(folder / "data"), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_two_sweep_commands_share_a_real_postgresql_study_on_a_fresh_data_folder(tmp_path, postgres_url):
+    """The README's distributed search, for real: two `landinglib sweep` processes with one --storage, started
+    together on a machine whose built-in data does not exist yet. Both finish; every grid point runs once."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", LANDINGLIB_FAST="1", LANDINGLIB_DATA=str(tmp_path / "data"))
+    command = [sys.executable, "-m", "landinglib", "sweep", "--fast", "--storage", postgres_url, "--study", "shared",
+               "--arch", "ultra-fast", "--lr", "1e-3", "--batch-size", "2", "3", "4", "--epochs1", "1", "--epochs2", "1",
+               "--no-latency", "--no-prune", "--out", str(tmp_path / "sweep")]
+    processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    outputs = [p.communicate(timeout=900) for p in processes]
+    for p, (out, err) in zip(processes, outputs):
+        assert p.returncode == 0, out[-2000:] + err[-3000:]
+    drawn = sum("generated built-in udd6 data" in out for out, _ in outputs)
+    assert drawn == 1  # one process drew the built-in data, the other waited for it
+    from landinglib.pipeline import PipelineConfig
+
+    cfg = sweep.SweepConfig(out=str(tmp_path / "sweep"), study="shared", storage=postgres_url,
+                            grid={"lr": [1e-3], "batch_size": [2, 3, 4], "arch": ["ultra-fast"]},
+                            base=PipelineConfig.fast(), latency=False)
+    _every_point_done_exactly_once(sweep.sweep_rows(sweep.open_study(cfg)), [2, 3, 4])

@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from .. import classes
+from ..runtime import exclusive
 from .camera import make_camera
 from .city import build_world
 from .render import develop, draw, make_light, material
@@ -207,7 +208,9 @@ def generate(
     106 + 35, ``size`` 540x1024); "udd6-unseen": the unseen-style test frames (default 35, in
     ``val/``). Generation happens in a temporary folder that is renamed into place when complete,
     so an interrupted run never leaves half a dataset. If ``root`` already holds a complete
-    dataset made with the same settings it is returned as is.
+    dataset made with the same settings it is returned as is. Several processes may ask at once
+    (two notebooks, two sweep processes on first use): one draws while the others wait for it
+    (``runtime.exclusive``), then find the dataset complete.
     """
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose one of {sorted(STYLES)}")
@@ -219,10 +222,23 @@ def generate(
     settings = dict(style=style, seed=seed, version=FORMAT_VERSION, size=list(size) if size else None,
                     **({"n_scenes": n_scenes, "elevations": elevations} if style == "dronedeploy"
                        else {"n_train": n_train, "n_val": n_val}))
-    stamp = root / "GENERATED.json"
-    if stamp.exists() and not overwrite:
-        if json.loads(stamp.read_text()).get("settings") == settings:
+    if not overwrite and _complete(root, settings):
+        return root
+    with exclusive(root, f"the built-in {style} data in {root}"):
+        if not overwrite and _complete(root, settings):  # drawn by another process while this one waited
             return root
+        return _draw(root, style, seed, settings, n_scenes, n_train, n_val, size, elevations, workers)
+
+
+def _complete(root: Path, settings: dict) -> bool:
+    """Whether ``root`` holds a whole dataset drawn with ``settings`` (its stamp is written last)."""
+    stamp = root / "GENERATED.json"
+    return stamp.exists() and json.loads(stamp.read_text()).get("settings") == settings
+
+
+def _draw(root: Path, style: str, seed: int, settings: dict, n_scenes, n_train, n_val, size, elevations,
+          workers) -> Path:
+    """Draw a dataset into ``<root>.partial`` and rename it into place (``generate``, under its lock)."""
     workers = workers or _generation_workers()
     tmp = root.with_name(root.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -251,13 +267,18 @@ def generate(
         count = {"train": n_train, "val": n_val}
     seconds = time.perf_counter() - start
     (tmp / "GENERATED.json").write_text(json.dumps(
-        {"settings": settings, "count": count, "seconds": round(seconds, 2),
+        {"settings": settings, "count": count, "seconds": round(seconds, 2), "pid": os.getpid(),
          "note": "procedural data written by landinglib.synthetic; not real imagery"}, indent=2))
+    _publish(tmp, root)
+    return root
+
+
+def _publish(tmp: Path, root: Path) -> None:
+    """Put a completely drawn ``tmp`` folder in the place of ``root`` (by a rename)."""
     if root.exists():
         shutil.rmtree(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(root)
-    return root
 
 
 SEMANTIC_TO_SEMANTIC_DRONE = np.array([2, 3, 19, 1, 9, 10, 17, 5, 22, 0, 0], np.uint8)
@@ -284,10 +305,16 @@ def write_semantic_drone_layout(root: str | os.PathLike, n: int = 24, seed: int 
     when ``root`` lacks a complete set. Returns ``root``."""
     root = Path(root)
     names = [f"{i:03d}" for i in range(n)]
-    stamp = root / "GENERATED.json"
     settings = {"layout": "semantic-drone", "n": n, "seed": seed, "size": list(size), "version": FORMAT_VERSION}
-    if stamp.exists() and json.loads(stamp.read_text()).get("settings") == settings:
+    if _complete(root, settings):
         return root
+    with exclusive(root, f"the Semantic Drone stand-in in {root}"):
+        if not _complete(root, settings):
+            _draw_semantic_drone(root, names, seed, size, settings, workers)
+    return root
+
+
+def _draw_semantic_drone(root: Path, names: list[str], seed: int, size, settings: dict, workers) -> None:
     tmp = root.with_name(root.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     for sub in ("original_images", "label_images_semantic"):
@@ -297,11 +324,7 @@ def write_semantic_drone_layout(root: str | os.PathLike, n: int = 24, seed: int 
               workers or _generation_workers())
     (tmp / "GENERATED.json").write_text(json.dumps({"settings": settings, "note": "procedural data in the layout "
                                                      "of the TU Graz Semantic Drone Dataset; not real imagery"}))
-    if root.exists():
-        shutil.rmtree(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp.rename(root)
-    return root
+    _publish(tmp, root)
 
 
 def _scene_splits(n: int, seed: int, val: float = 0.15, test: float = 0.15) -> list[str]:
@@ -335,8 +358,8 @@ def ensure_builtin(style: str, fast: bool | None = None, seed: int = 0, verbose:
     stamp = root / "GENERATED.json"
     before = stamp.read_text() if stamp.exists() else None
     path = generate(root, style, seed, **kwargs)
-    if verbose and stamp.read_text() != before:
-        info = json.loads(stamp.read_text())
+    info = json.loads(stamp.read_text())
+    if verbose and stamp.read_text() != before and info.get("pid") == os.getpid():  # drawn here, not by another process
         print(f"generated built-in {style} data in {path}: {info['count']} in {info['seconds']} s")
     return path
 
