@@ -1,6 +1,7 @@
 """Command line (also ``python -m landinglib ...``):
 
     landinglib data       generate and summarise the built-in data
+    landinglib pretrain   stage 0: train a network on a large procedural world (once; the course ships the result)
     landinglib train      stages 0 -> 1 -> 2, results table
     landinglib evaluate   score a checkpoint on UDD6 (test split) next to a trivial baseline
     landinglib predict    overlay, full-size mask and landing-site JSON for an image or a folder (resumable)
@@ -60,7 +61,9 @@ def _train(args: argparse.Namespace) -> int:
     """Stages 0 -> 1 -> 2 with the given paths and settings; prints the results table."""
     from .pipeline import PipelineConfig, run
 
-    _check_paths(args, "dronedeploy", "udd6", "init", "stage1_data", "stage1_classes", "stage2_data", "classes")
+    _check_paths(args, "dronedeploy", "udd6", "stage1_data", "stage1_classes", "stage2_data", "classes")
+    if args.init not in (None, "none"):
+        _check_paths(args, "init")
     settings = dict(dronedeploy=args.dronedeploy, udd6=args.udd6, out=args.out, init=args.init, device=args.device,
                     workers=args.workers, seed=args.seed, augment=args.augment, false_safe_budget=args.false_safe_budget,
                     stage1_data=args.stage1_data, stage1_classes=args.stage1_classes, stage2_data=args.stage2_data,
@@ -83,6 +86,23 @@ def _train(args: argparse.Namespace) -> int:
     run(cfg, resume=args.resume)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"total {time.perf_counter() - start:.0f} s; checkpoints and results.json in {cfg.out}")
+    return 0
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    """Stage 0 on the large procedural world; with ``--ship``, the weights and their card go to data/pretrained/."""
+    from .pretrain import PretrainConfig, run_pretrain, ship
+
+    settings = {name: getattr(args, name) for name in ("arch", "frames", "val_frames", "epochs", "steps_per_epoch",
+                                                        "batch_size", "lr", "finish_epochs", "out", "shards", "device",
+                                                        "workers", "seed")
+                if getattr(args, name) is not None}
+    cfg = PretrainConfig.fast(**settings) if args.fast else PretrainConfig(**settings)
+    result = run_pretrain(cfg, resume=args.resume)
+    if args.ship and int(os.environ.get("RANK", "0")) == 0:
+        dest = ship(result, cfg, None if args.ship == "default" else args.ship)
+        print(f"shipped {dest} ({dest.stat().st_size / 1e6:.2f} MB) with its card {dest.with_suffix('.json').name}")
+    print(f"{result['wall_seconds_this_call'] / 60:.1f} min; checkpoints and pretrain.json in {cfg.out}")
     return 0
 
 
@@ -242,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crop", type=int, help="training crop side in pixels at that scale (default 128; 0 = "
                                             "25-100%% of the image resized to --size)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--init", metavar="PATH", help="stage 0 weights: a checkpoint or state_dict file")
+    p.add_argument("--init", metavar="PATH", help="stage 0 weights (default: the course's pretrained stage 0 of the "
+                                                  "architecture, data/pretrained/stage0-ARCH.pt); 'none' = random "
+                                                  "weights; or a checkpoint or state_dict file")
     p.add_argument("--arch", choices=["ultra-fast", "fast", "accurate"],
                    help="architecture (default fast: the under-5-ms model; ultra-fast = the reference the "
                         "notebooks teach; accurate = BiSeNetV2)")
@@ -257,6 +279,27 @@ def main(argv: list[str] | None = None) -> int:
                         "Caution+Danger pixels, and of Danger pixels, are called Safe (default %(default)s)")
     p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on tiny data")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("pretrain", help="stage 0: train a network on a large procedural world (the course ships "
+                                        "the result in data/pretrained/)")
+    p.add_argument("--arch", choices=["ultra-fast", "fast", "accurate"], help="architecture (default fast)")
+    p.add_argument("--frames", type=int, help="training frames to draw (default 12000: drone frames and orthomosaic tiles)")
+    p.add_argument("--val-frames", type=int, help="held-out frames of the same world (default 240)")
+    p.add_argument("--epochs", type=int, help="passes over the frames, one crop each (default 20)")
+    p.add_argument("--steps-per-epoch", type=int, help="cap the steps of an epoch")
+    p.add_argument("--batch-size", type=int, help="batch size (default 16)")
+    p.add_argument("--lr", type=float, help="AdamW learning rate (default 2e-3)")
+    p.add_argument("--finish-epochs", type=int, help="phase 2: epochs on 256-px crops (default 4; 0 = none)")
+    p.add_argument("--out", default="runs/pretrain", metavar="DIR", help="checkpoints and pretrain.json")
+    p.add_argument("--shards", metavar="DIR", help="where the frames are cached (default data/synthetic/pretrain)")
+    p.add_argument("--ship", nargs="?", const="default", metavar="PATH",
+                   help="write the weights and their card to data/pretrained/stage0-ARCH.pt (or PATH)")
+    p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--workers", type=int, help="processes that draw frames and load batches")
+    p.add_argument("--seed", type=int, default=0, help="training seed (the frames' seeds are fixed)")
+    p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on a few frames")
+    p.set_defaults(func=_pretrain)
 
     p = sub.add_parser("sweep", help="a hyperparameter search (Optuna) that resumes and can run on several machines")
     p.add_argument("--out", default="runs/sweep", metavar="DIR", help="trial folders, sweep.json, sweep.png")

@@ -145,8 +145,8 @@ def load_weights(model: nn.Module, source) -> LoadReport:
 
     source: a checkpoint path, a checkpoint dict, or a state dict. Model tensors that found no
     match are re-initialised (their modules' ``reset_parameters``), e.g. the classifier when the
-    class count changes. A checkpoint of another architecture, or a source that matches nothing,
-    is an error.
+    class count changes; their names are also kept as ``model.fresh_parameters``. A checkpoint of another
+    architecture, or a source that matches nothing, is an error.
     """
     where = str(source) if isinstance(source, (str, os.PathLike)) else "the given weights"
     if isinstance(source, (str, os.PathLike)):
@@ -181,6 +181,7 @@ def load_weights(model: nn.Module, source) -> LoadReport:
         if hasattr(module, "reset_parameters"):
             module.reset_parameters()
     model.load_state_dict(usable, strict=False)
+    model.fresh_parameters = list(report.new)  # what a stage learns anew (train.fit can probe with it first)
     return report
 
 

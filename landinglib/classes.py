@@ -116,6 +116,17 @@ DRONEDEPLOY_TO_LANDING[:6] = (2, 0, 2, 0, 1, 3)
 
 
 
+# --- Aerial (stage 0) ------------------------------------------------------------------
+AERIAL = Taxonomy(
+    "aerial",
+    ("Soil", "Grass", "Tree", "Road", "Roof", "Facade", "Car", "Water", "Clutter", "Sky"),
+    ((150, 110, 70), (150, 220, 90), (35, 120, 35), (128, 64, 128), (70, 70, 70), (102, 102, 156), (0, 0, 142),
+     (40, 130, 240), (180, 30, 145), (135, 205, 235)),
+)
+"""Stage 0's ten classes: what the built-in world is made of ("a Cityscapes of the air", see ``pretrain``).
+Road covers all paved ground (streets, squares, parking), Roof every roof, Facade every wall."""
+
+
 # --- codecs ----------------------------------------------------------------------------
 class UnknownColorWarning(UserWarning):
     """A label image holds colours that are in no palette (a data error)."""

@@ -1,6 +1,8 @@
 """The staged pipeline end to end: stage 0 -> stage 1 (DroneDeploy) -> stage 2 (UDD6 -> landing).
 
-Stage 0 is the start: random weights, or any checkpoint / state dict given with ``init``.
+Stage 0 is the start: by default the network the course ships pretrained on a large procedural world
+(``pretrain``; ``data/pretrained/stage0-<arch>.pt``), else any checkpoint / state dict given with
+``init``, or random weights (``init="none"``).
 Stage 1 adapts to aerial imagery (6 classes + ignore), stage 2 swaps the classifier for the
 4 landing classes and fine-tunes on UDD6. Each stage starts from the previous stage's *best*
 checkpoint (chosen on validation); the held-out test split is only used to report. The landing
@@ -19,7 +21,8 @@ from . import classes, data, distributed, synthetic
 from .devices import resolve_device
 from .evaluation import evaluate
 from .model import build_model, load_checkpoint, load_weights, save_checkpoint, set_safety
-from .runtime import data_dir, fast_mode, set_seed
+from .pretrain import shipped_stage0
+from .runtime import fast_mode, pretrained_dir, set_seed
 from .safety import FALSE_SAFE_BUDGET, landing_table
 from .train import TrainConfig, fit
 
@@ -54,7 +57,7 @@ class PipelineConfig:
     classes: str | None = None  # its class file, with a landing column
     out: str = "runs/default"
     arch: str = "fast"  # "fast" (the default, under 5 ms), "ultra-fast" (the reference), "accurate" (BiSeNetV2)
-    init: str | None = None  # stage 0 weights (checkpoint or state_dict file); None = default / random
+    init: str | None = None  # stage 0: None = the shipped stage 0 of arch; "none" = random weights; or a file
     epochs1: int | None = None  # None = EPOCHS[arch]
     epochs2: int | None = None
     lr1: float = 1e-3
@@ -71,6 +74,8 @@ class PipelineConfig:
     augment: str = "light"  # training augmentation: "light" or "strong" (see data.train_transform)
     unseen: bool = True  # also score stage 2 on the built-in unseen-style test
     false_safe_budget: float = FALSE_SAFE_BUDGET  # the Safe threshold keeps false-safe and Danger->Safe within it (validation)
+    probe1: int = 4  # stage 1 / 2: first epochs that train only the new classifier (train.TrainConfig.probe_epochs)
+    probe2: int = 8
     limit: int | None = None  # items per split (quick runs)
     max_steps: int | None = None  # steps per epoch (quick runs)
     progress: bool = True
@@ -118,7 +123,8 @@ class StageResult:
 
 
 PRETRAINED = {"accurate": "bisenetv2_city.pth"}
-"""Stage-0 files looked for in ``data/pretrained/`` when no ``init`` is given (see its README)."""
+"""Stage-0 files you bring, looked for in ``data/pretrained/`` when the course ships none for the
+architecture (see its README)."""
 
 
 def stage_taxonomy(stage: int, cfg: PipelineConfig) -> classes.Taxonomy:
@@ -166,24 +172,38 @@ def _say(*args) -> None:
         print(*args)
 
 
+def stage0_source(cfg: PipelineConfig) -> str | None:
+    """The stage-0 file a run starts from, or None for random weights: ``cfg.init`` when it is a path;
+    for ``init=None`` the course's shipped stage 0 of ``cfg.arch`` (``pretrain.shipped_stage0``, its hash
+    checked against its card), else for "accurate" the BiSeNetV2 Cityscapes checkpoint when it is in
+    ``data/pretrained/``; for ``init="none"`` nothing."""
+    if cfg.init == "none":
+        return None
+    if cfg.init:
+        return cfg.init
+    shipped = shipped_stage0(cfg.arch)
+    if shipped is not None:
+        return str(shipped)
+    if cfg.arch in PRETRAINED and (pretrained_dir() / PRETRAINED[cfg.arch]).exists():
+        return str(pretrained_dir() / PRETRAINED[cfg.arch])
+    return None
+
+
 def stage0(cfg: PipelineConfig, num_classes: int = 6):
-    """The starting model: ``cfg.init`` transferred with ``load_weights``; else, for "accurate",
-    the BiSeNetV2 Cityscapes checkpoint if it is in ``data/pretrained/``; else random weights."""
+    """The starting model: the weights of ``stage0_source`` transferred with ``load_weights`` (the
+    classifier re-initialised for ``num_classes``), or random weights (seeded)."""
     set_seed(cfg.seed)
     model = build_model(cfg.arch, num_classes)
-    init = cfg.init
-    if init is None and cfg.arch in PRETRAINED:
-        default = data_dir() / "pretrained" / PRETRAINED[cfg.arch]
-        if default.exists():
-            init = str(default)
-        else:
-            _say(f"stage 0: no {default} (see data/pretrained/README.md): starting {cfg.arch} from random weights")
+    init = stage0_source(cfg)
     report = None
     if init:
         report = load_weights(model, init)
         _say(f"stage 0: weights from {init}: {report}")
-    elif cfg.arch not in PRETRAINED:
-        _say(f"stage 0: {cfg.arch} with random weights (seed {cfg.seed})")
+    else:
+        why = "--init none" if cfg.init == "none" else f"the course ships no stage 0 for {cfg.arch}" + (
+            " and there is no " + str(pretrained_dir() / PRETRAINED[cfg.arch]) + " (see data/pretrained/README.md)"
+            if cfg.arch in PRETRAINED else "")
+        _say(f"stage 0: {cfg.arch} with random weights (seed {cfg.seed}): {why}")
     return model, report
 
 
@@ -221,7 +241,8 @@ def stage_config(stage: int, cfg: PipelineConfig, class_weights=None, out_dir: s
     return TrainConfig(epochs=cfg.epochs1 if stage == 1 else cfg.epochs2, lr=cfg.lr1 if stage == 1 else cfg.lr2,
                        class_weights=weights, device=cfg.device, seed=cfg.seed,
                        out_dir=out_dir or str(Path(cfg.out) / f"stage{stage}"), max_steps=cfg.max_steps,
-                       progress=cfg.progress, gsd_m=training_gsd(stage, cfg))
+                       progress=cfg.progress, gsd_m=training_gsd(stage, cfg),
+                       probe_epochs=cfg.probe1 if stage == 1 else cfg.probe2)
 
 
 def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False, on_epoch=None) -> StageResult:
@@ -313,7 +334,8 @@ def run(cfg: PipelineConfig, resume: bool = False, on_epoch=None) -> list[StageR
                     data.unseen_style_dataset()
             distributed.barrier()
         stage1_classes = stage_taxonomy(1, cfg)
-        model, _ = stage0(cfg, num_classes=len(stage1_classes))
+        model, report = stage0(cfg, num_classes=len(stage1_classes))
+        start = {"init": stage0_source(cfg) or "random weights", "transfer": str(report) if report else None}
         if distributed.is_main():
             save_checkpoint(out / "stage0" / "init.pt", model, config=asdict(cfg), class_names=stage1_classes.names)
         results = [train_stage(1, model, cfg, resume=resume, on_epoch=on_epoch)]
@@ -323,7 +345,7 @@ def run(cfg: PipelineConfig, resume: bool = False, on_epoch=None) -> list[StageR
         if distributed.is_main():
             (out / "results.json").write_text(json.dumps(
                 {"config": asdict(cfg), "fast_mode": fast_mode(), "processes": distributed.world()[1],
-                 "stages": [asdict(r) for r in results]}, indent=2))
+                 "stage0": start, "stages": [asdict(r) for r in results]}, indent=2))
         success = True
     finally:
         distributed.cleanup(success)

@@ -41,6 +41,19 @@ def data_dir() -> Path:
     return Path.home() / ".cache" / "landinglib" / "data"
 
 
+def pretrained_dir() -> Path:
+    """Where stage-0 checkpoints live (the shipped ones, and a Cityscapes BiSeNetV2 you bring):
+    ``$LANDINGLIB_PRETRAINED``, else ``data/pretrained/`` of this checkout (also when ``$LANDINGLIB_DATA``
+    moves the generated data elsewhere: the shipped files are part of the checkout), else
+    ``data_dir() / "pretrained"``."""
+    if os.environ.get("LANDINGLIB_PRETRAINED"):
+        return Path(os.environ["LANDINGLIB_PRETRAINED"]).expanduser()
+    checkout = PACKAGE_DIR.parent
+    if (checkout / "pyproject.toml").exists():
+        return checkout / "data" / "pretrained"
+    return data_dir() / "pretrained"
+
+
 def workers_from_environment() -> int | None:
     """``$LANDINGLIB_WORKERS`` as a number of worker processes (0 = none), or None when it is not set."""
     value = os.environ.get("LANDINGLIB_WORKERS", "").strip()

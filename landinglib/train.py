@@ -52,6 +52,7 @@ class TrainConfig:
     progress: bool = True
     aux_weight: float = 0.4  # weight of auxiliary-head losses (models that return several logits)
     gsd_m: float | None = None  # m/px of the training images as the network saw them (predict --gsd uses it)
+    probe_epochs: int = 0  # first train only what the stage re-initialised (the new classifier), then everything
 
 
 def warmup_cosine(optimizer, total_steps: int, warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
@@ -90,11 +91,13 @@ def _reseed_epoch(loader, seed: int, epoch: int) -> None:
 
 
 # --- one epoch, evaluation -------------------------------------------------------------
-def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch) -> dict:
+def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch,
+                    frozen=()) -> dict:
     """One pass over ``loader``; returns mean loss, images/s and the last learning rate.
 
     A model that returns several logits in training (main head first, then auxiliary heads, as
-    BiSeNetV2 does) is trained on main loss + ``config.aux_weight`` x each auxiliary loss."""
+    BiSeNetV2 does) is trained on main loss + ``config.aux_weight`` x each auxiliary loss. The ``frozen``
+    parameters get no step (their gradients are dropped before it)."""
     num_classes = getattr(model, "module", model).num_classes  # unwrap DistributedDataParallel
     model.train()
     total_loss, images_seen, start = 0.0, 0, time.perf_counter()
@@ -121,6 +124,8 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
                 "the last good state is in last.pt")
         optimizer.zero_grad(set_to_none=True)  # pragma: no mutate (every parameter gets a gradient every step: zeros = None)
         scaler.scale(loss).backward()
+        for p in frozen:
+            p.grad = None
         if config.grad_clip:
             scaler.unscale_(optimizer)  # pragma: no mutate (a no-op off CUDA; the CUDA-only test runs it)
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -163,6 +168,7 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
     if config.channels_last:
         model.to(memory_format=torch.channels_last)  # pragma: no mutate (a memory layout: same numbers)
 
+    fresh = set(getattr(model, "fresh_parameters", ()))  # what load_weights re-initialised: the new classifier
     net = distributed.wrap(model, device)  # DistributedDataParallel under torchrun, else the model
     main = distributed.is_main()  # only rank 0 prints and writes files
     weight = None
@@ -193,11 +199,16 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
 
     rank = distributed.world()[0]
     for epoch in range(start_epoch, config.epochs + 1):
+        # linear probing first: while it lasts only the re-initialised tensors (the new classifier) learn, on
+        # features that stay put; then everything does (LP-FT: a random head's first large gradients would
+        # otherwise distort the pretrained features)
+        frozen = [p for n, p in model.named_parameters() if n not in fresh] if epoch <= config.probe_epochs and fresh else []
         _reseed_epoch(train_loader, config.seed + 7919 * rank, epoch)  # each process augments differently
         if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):  # DistributedSampler
             train_loader.sampler.set_epoch(epoch)
         epoch_start = time.perf_counter()
-        stats = train_one_epoch(net, train_loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch)
+        stats = train_one_epoch(net, train_loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch,
+                                frozen)
         val = evaluate(model, val_loader, num_classes, device=device, loss_fn=loss_fn, amp=config.amp,
                        channels_last=config.channels_last)
         if val["pixels"] == 0:

@@ -136,6 +136,28 @@ def plot_history(history: list[dict], title: str = "", axes=None):
     return axes
 
 
+def compare_histories(histories: dict[str, list[dict]], title: str = "", axes=None):
+    """Validation loss and mIoU per epoch of several runs (``fit`` histories by name), on shared axes."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for k, (name, history) in enumerate(histories.items()):
+        epochs = [h["epoch"] for h in history]
+        axes[0].plot(epochs, [h["val_loss"] for h in history], "s-", color=f"C{k}", label=name)
+        axes[1].plot(epochs, [h["val_miou"] for h in history], "s-", color=f"C{k}", label=name)
+    axes[0].set_ylabel("validation cross-entropy")
+    axes[1].set_ylabel("validation mIoU")
+    axes[1].set_ylim(0, 1)
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if title:
+        axes[0].figure.suptitle(title)
+    axes[0].figure.tight_layout()
+    return axes
+
+
 def show_predictions(model, dataset, indices, taxonomy: Taxonomy, size: float = 3.0):
     """Rows of image / ground truth / prediction / errors for items of a dataset with a transform."""
     from .data import denormalize

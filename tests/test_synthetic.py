@@ -534,17 +534,16 @@ def test_two_processes_generating_the_built_in_data_at_once_both_succeed_and_dra
 
 def test_an_interrupted_generation_leaves_no_half_dataset_and_the_next_run_completes_it(tmp_path, monkeypatch):
     calls = []
-    real = synthetic.pool_map if hasattr(synthetic, "pool_map") else synthetic._pool_map
+    real = synthetic.pool_map
 
     def dying(fn, jobs, workers):
         calls.append(len(jobs))
         raise KeyboardInterrupt  # as a participant pressing Stop would
 
-    name = "pool_map" if hasattr(synthetic, "pool_map") else "_pool_map"
-    monkeypatch.setattr(synthetic, name, dying)
+    monkeypatch.setattr(synthetic, "pool_map", dying)
     with pytest.raises(KeyboardInterrupt):
         synthetic.generate(tmp_path / "udd6", "udd6", n_train=2, n_val=1, size=(64, 96))
     assert not (tmp_path / "udd6").exists() and calls
-    monkeypatch.setattr(synthetic, name, real)
+    monkeypatch.setattr(synthetic, "pool_map", real)
     root = synthetic.generate(tmp_path / "udd6", "udd6", n_train=2, n_val=1, size=(64, 96))
     assert (root / "GENERATED.json").is_file() and len(list((root / "train" / "src").iterdir())) == 2

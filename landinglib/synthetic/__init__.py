@@ -162,7 +162,7 @@ def _write_udd6_frame(args) -> str:
     return name
 
 
-def _generation_workers() -> int:
+def generation_workers() -> int:
     """Processes that draw scenes: up to 4 cores; ``$LANDINGLIB_WORKERS=0`` (no worker processes) draws
     them in this process."""
     from ..runtime import workers_from_environment
@@ -171,7 +171,8 @@ def _generation_workers() -> int:
     return min(4, os.cpu_count() or 1) if override is None else max(1, override)
 
 
-def _pool_map(fn, jobs, workers: int):
+def pool_map(fn, jobs, workers: int):
+    """``[fn(j) for j in jobs]``, drawn by ``workers`` processes when there are enough jobs."""
     if workers <= 1 or len(jobs) < 4:
         return [fn(j) for j in jobs]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -239,7 +240,7 @@ def _complete(root: Path, settings: dict) -> bool:
 def _draw(root: Path, style: str, seed: int, settings: dict, n_scenes, n_train, n_val, size, elevations,
           workers) -> Path:
     """Draw a dataset into ``<root>.partial`` and rename it into place (``generate``, under its lock)."""
-    workers = workers or _generation_workers()
+    workers = workers or generation_workers()
     tmp = root.with_name(root.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     start = time.perf_counter()
@@ -249,7 +250,7 @@ def _draw(root: Path, style: str, seed: int, settings: dict, n_scenes, n_train, 
             (tmp / sub).mkdir(parents=True)
         names = [f"scene{i:03d}" for i in range(n_scenes)]
         jobs = [(tmp, n, (seed, style_id, i), size, elevations) for i, n in enumerate(names)]
-        scenes = _pool_map(_write_dronedeploy_scene, jobs, workers)
+        scenes = pool_map(_write_dronedeploy_scene, jobs, workers)
         splits = _scene_splits(len(names), seed)
         lines = ["index scene split height width"]
         lines += [f"{i} {n} {splits[i]} {h} {w}" for i, (n, h, w) in enumerate(scenes)]
@@ -263,7 +264,7 @@ def _draw(root: Path, style: str, seed: int, settings: dict, n_scenes, n_train, 
             offset = 0 if split == "train" else n_train
             jobs += [(tmp, style, split, f"DJI_{offset + i:04d}", (seed, style_id, offset + i), size)
                      for i in range(n)]
-        _pool_map(_write_udd6_frame, jobs, workers)
+        pool_map(_write_udd6_frame, jobs, workers)
         count = {"train": n_train, "val": n_val}
     seconds = time.perf_counter() - start
     (tmp / "GENERATED.json").write_text(json.dumps(
@@ -320,8 +321,8 @@ def _draw_semantic_drone(root: Path, names: list[str], seed: int, size, settings
     for sub in ("original_images", "label_images_semantic"):
         (tmp / sub).mkdir(parents=True)
     style_id = len(STYLES)  # a seed stream of its own
-    _pool_map(_write_semantic_drone_frame, [(tmp, name, (seed, style_id, i), size) for i, name in enumerate(names)],
-              workers or _generation_workers())
+    pool_map(_write_semantic_drone_frame, [(tmp, name, (seed, style_id, i), size) for i, name in enumerate(names)],
+              workers or generation_workers())
     (tmp / "GENERATED.json").write_text(json.dumps({"settings": settings, "note": "procedural data in the layout "
                                                      "of the TU Graz Semantic Drone Dataset; not real imagery"}))
     _publish(tmp, root)
@@ -366,6 +367,6 @@ def ensure_builtin(style: str, fast: bool | None = None, seed: int = 0, verbose:
 
 __all__ = [
     "Scene", "Style", "STYLES", "DRONEDEPLOY_STYLE", "UDD6_STYLE", "UDD6_UNSEEN_STYLE", "render_scene", "swatch", "generate",
-    "ensure_builtin", "write_semantic_drone_layout", "SEMANTIC_TO_SEMANTIC_DRONE", "FAST_SETTINGS", "FRAME_COUNTS", "FORMAT_VERSION", "SEMANTIC_NAMES", "SEMANTIC_TO_DRONEDEPLOY",
+    "ensure_builtin", "write_semantic_drone_layout", "pool_map", "generation_workers", "SEMANTIC_TO_SEMANTIC_DRONE", "FAST_SETTINGS", "FRAME_COUNTS", "FORMAT_VERSION", "SEMANTIC_NAMES", "SEMANTIC_TO_DRONEDEPLOY",
     "SEMANTIC_TO_UDD6", "SOIL", "GRASS", "TREE", "ROAD", "ROOF", "FACADE", "CAR", "WATER", "CLUTTER", "NODATA", "SKY",
 ]

@@ -20,6 +20,9 @@ SEMANTIC_TO_DRONEDEPLOY = np.array([5, 3, 3, 5, 1, 1, 6, 4, 2, 0, 0], np.uint8)
 """semantic code -> DroneDeploy label value (paved and bare ground are GROUND, nodata IGNORE)."""
 SEMANTIC_TO_UDD6 = np.array([0, 3, 3, 2, 5, 1, 4, 0, 0, 0, 0], np.uint8)
 """semantic code -> UDD6 index: all paved ground (streets, plazas, parking) is Road; sky is Other."""
+SEMANTIC_TO_AERIAL = np.full(256, 255, np.uint8)
+"""semantic code -> ``classes.AERIAL`` index (stage 0): one class per code, nodata ignored (255)."""
+SEMANTIC_TO_AERIAL[:11] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 255, 9)
 
 # --- families: training draws from the first tuple, the unseen-style test from the second ---
 PAVEMENTS = ("asphalt", "slabs", "tiles", "bricks")
