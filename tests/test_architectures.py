@@ -74,3 +74,53 @@ def test_onnx_export_of_the_other_architectures(tmp_path):
     for name in ("fast", "accurate"):
         report = export.to_onnx(build_model(name, 4).eval(), tmp_path / f"{name}.onnx", size=128)
         assert report["max_abs_diff"] < export.TOLERANCE
+
+
+# --- issue 28: every architecture upsamples with pixel centres aligned -------------------------------
+def _bilinear_centres(low: torch.Tensor, size) -> torch.Tensor:
+    """(N, C, h, w) -> (N, C, H, W) by OpenCV's bilinear resize: the half-pixel convention (pixel centres
+    aligned), written independently of torch's interpolate."""
+    import cv2
+    import numpy as np
+
+    return torch.from_numpy(np.stack([[cv2.resize(c, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+                                       for c in image] for image in low.detach().float().numpy()]))
+
+
+@pytest.mark.parametrize("name", ["ultra-fast", "fast", "accurate"])
+def test_every_architecture_upsamples_with_pixel_centres_aligned(name, monkeypatch):
+    """The logits are the bilinear, pixel-centre-aligned upsampling of the classifier's low-resolution output, and
+    every resampling inside the network keeps pixel centres aligned too: bilinear as OpenCV resizes, nearest by
+    whole-pixel repetition (BiSeNetV2's guided aggregation)."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    model = build_model(name, 4).eval()
+    x = torch.randn(1, 3, 64, 96)  # not square: rows and columns cannot be swapped unseen
+    classifier_outputs, resamplings = [], []
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d) and module.out_channels == 4:
+            module.register_forward_hook(lambda m, args, out: classifier_outputs.append(out))
+    real = F.interpolate
+
+    def recording(inp, *args, **kwargs):
+        out = real(inp, *args, **kwargs)
+        resamplings.append((inp, out, kwargs.get("mode", args[2] if len(args) > 2 else "nearest")))
+        return out
+
+    monkeypatch.setattr(F, "interpolate", recording)
+    with torch.no_grad():
+        logits = model(x)
+    low = classifier_outputs[-1]  # the last convolution to the 4 classes: the classifier
+    assert logits.shape == (1, 4, 64, 96) and low.shape[-2:] != logits.shape[-2:]
+    torch.testing.assert_close(logits, _bilinear_centres(low, (64, 96)), atol=1e-4, rtol=1e-4)
+    assert resamplings, "the network upsamples through F.interpolate (nn.Upsample does too)"
+    for inp, out, mode in resamplings:
+        (h, w), (big_h, big_w) = inp.shape[-2:], out.shape[-2:]
+        if mode == "nearest":
+            assert big_h % h == 0 and big_w % w == 0 and big_h // h == big_w // w, (inp.shape, out.shape)
+            k = big_h // h
+            torch.testing.assert_close(out, inp.repeat_interleave(k, -2).repeat_interleave(k, -1))
+        else:
+            assert mode == "bilinear", mode
+            torch.testing.assert_close(out, _bilinear_centres(inp, (big_h, big_w)), atol=1e-4, rtol=1e-4)

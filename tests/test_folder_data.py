@@ -244,3 +244,38 @@ def test_make_datasets_takes_your_folders_as_a_pair_and_a_read_class_file(tmp_pa
     class_file = classes.read_class_file(root / "classes.csv")
     ds = data.make_datasets("folder", (root / "images", root / "labels"), size=32, classes=class_file)
     assert sum(len(d) for d in ds.values()) == 10 and ds["train"].class_file is class_file
+
+
+# --- issue 28: images and labels pair by their whole stem, dots and all --------------------------------
+STEMS = {"site": 0, "site.north": 1, "site.south": 2}  # stem -> the class its label holds (and its image's grey / 80)
+
+
+@pytest.mark.parametrize("layout", ["folder", "udd6"])
+def test_images_and_labels_pair_by_file_stem_also_when_stems_contain_dots(layout, tmp_path):
+    """``site.jpg``, ``site.north.jpg``, ``site.south.jpg`` pair with ``site.png``, ``site.north.png``,
+    ``site.south.png``: sorted by name the labels come in another order (``site.north.png`` < ``site.png``), and
+    cutting a name at its first dot would make all three "site"."""
+    if layout == "folder":
+        images, labels = tmp_path / "mine" / "images", tmp_path / "mine" / "labels"
+    else:
+        images, labels = tmp_path / "UDD6" / "train" / "src", tmp_path / "UDD6" / "train" / "gt"
+        for sub in ("src", "gt"):
+            (tmp_path / "UDD6" / "val" / sub).mkdir(parents=True)
+    images.mkdir(parents=True)
+    labels.mkdir(parents=True)
+    for stem, k in STEMS.items():
+        cv2.imwrite(str(images / f"{stem}.jpg"), np.full((30, 40, 3), 80 * k + 20, np.uint8))
+        Image.fromarray(np.full((30, 40), k, np.uint8), "L").save(labels / f"{stem}.png")
+    if layout == "folder":
+        (tmp_path / "mine" / "classes.csv").write_text(CSV)
+        sets = [data.FolderDataset(images, labels, tmp_path / "mine" / "classes.csv", split) for split in data.SPLITS]
+    else:
+        sets = [data.UDD6Dataset(tmp_path / "UDD6", "train", target="udd6")]
+    pairs = [(image.name, label.name) for ds in sets for image, label in ds.pairs]
+    assert sorted(pairs) == sorted((f"{stem}.jpg", f"{stem}.png") for stem in STEMS)
+    items = [ds[i] for ds in sets for i in range(len(ds))]
+    assert len(items) == len(STEMS)
+    for image, mask in items:
+        k = int(round((float(image.mean()) - 20) / 80))  # the image says which file it is
+        assert abs(float(image.mean()) - (80 * k + 20)) < 3, image.mean()
+        assert set(np.unique(mask)) == {k}, (image.mean(), np.unique(mask))  # the label of that same file

@@ -240,3 +240,54 @@ def test_full_mask_works_in_strips_of_128_rows_unless_told_otherwise(monkeypatch
     rows = _count_remapped_rows(monkeypatch)
     prediction.full_mask()
     assert rows == [128] * 3 + [128] * 3 + [44] * 3  # 3 class planes; 300 rows = 128 + 128 + 44
+
+
+# --- issue 28: tiles are blended by their windows, and every pixel is predicted ------------------------
+class ContextModel(nn.Module):
+    """A 9x9 convolution with zero padding: each output depends on its neighbours and on where the tile's border
+    is, so two overlapping tiles predict their shared pixels differently (unlike ``PixelModel``)."""
+
+    num_classes = 4
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 4, 9, padding=4)
+
+    def forward(self, x):
+        return self.conv(x) * 3  # sharper softmax: tiles that disagree disagree visibly
+
+
+def test_overlapping_tiles_are_blended_as_the_window_weighted_mean_of_their_predictions():
+    """Two 96-px tiles side by side overlap by 32 columns: there each pixel is the mean of both tiles' probabilities
+    weighted by their blending windows; elsewhere it is the one tile that covers it."""
+    model, image = ContextModel(), _image(96, 160)
+    probs = inference.predict_tiled(model, image, tile=96, overlap=32)
+    x = inference.to_tensor(image)[None]
+    with torch.no_grad():
+        left = model(x[..., :96]).softmax(1)[0].numpy()  # columns 0..95
+        right = model(x[..., 64:]).softmax(1)[0].numpy()  # columns 64..159
+    w = inference._window(96)
+    w_left, w_right = w[:, 64:], w[:, :32]  # each tile's window over the shared columns 64..95
+    shared = (left[:, :, 64:] * w_left + right[:, :, :32] * w_right) / (w_left + w_right)
+    assert np.abs(left[:, :, 64:] - right[:, :, :32]).max() > 0.2  # the tiles do disagree where they overlap
+    np.testing.assert_allclose(probs[:, :, 64:96], shared, atol=1e-5)
+    np.testing.assert_allclose(probs[:, :, :64], left[:, :, :64], atol=1e-5)
+    np.testing.assert_allclose(probs[:, :, 96:], right[:, :, 32:], atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(384, 576), (576, 384)])  # landscape and portrait 3:2 photos
+def test_a_photo_scaled_to_a_multiple_of_32_wider_than_a_tile_is_predicted_in_every_pixel(shape):
+    """At short side 256 a 3:2 photo is 256 x 384 (or 384 x 256): no padding, two tiles along the long side, the
+    last one flush with the border. Every pixel gets finite probabilities summing to 1, the ones the model gives it."""
+    model, image = PixelModel(), _image(*shape)
+    scale = inference.scale_for(image.shape)
+    probs = inference.predict_tiled(model, image, scale=scale)  # the defaults: 256-px tiles, 64 px overlap
+    assert probs.shape == (4, *shape) and np.isfinite(probs).all()
+    np.testing.assert_allclose(probs.sum(0), 1, atol=1e-5)
+    small = cv2.resize(image, (round(shape[1] * scale), round(shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    assert small.shape[:2] in ((256, 384), (384, 256))
+    network = inference.predict_tiled(model, small)  # the network's scale itself: compared with the whole image at once
+    whole = model(inference.to_tensor(small)[None]).softmax(1)[0].detach().numpy()
+    assert np.isfinite(network).all()
+    np.testing.assert_allclose(network, whole, atol=1e-5)

@@ -1,12 +1,15 @@
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
-from landinglib import data, evaluation, pipeline, synthetic, train
+from landinglib import classes, data, evaluation, pipeline, synthetic, train
 from landinglib.__main__ import main
 from landinglib.model import build_model, load_checkpoint, save_checkpoint
+
+from .conftest import DD_BGR
 
 
 def _fast(tmp_path, **kw):
@@ -168,3 +171,84 @@ def test_train_command_refuses_checkpoint_of_another_architecture(tmp_path, caps
     torch.save(state, path)
     assert main(["train", "--fast", "--out", str(tmp_path / "x"), "--init", str(path)]) == 2
     assert "architecture 'accurate'" in capsys.readouterr().err
+
+
+# --- issue 28: class weights from the training split only; a stage reports its best epoch ----------------
+def _bands(rows_per_class: dict, w=64) -> np.ndarray:
+    """A label of horizontal bands in a stage's classes: ``rows_per_class`` = {class: rows}, top to bottom."""
+    return np.concatenate([np.full((rows, w), k, np.uint8) for k, rows in rows_per_class.items()])
+
+
+def _write_dronedeploy(root, labels: dict):
+    """DroneDeploy layout, one 64 x 64 scene (one chip) per split; ``labels``: split -> stage-1 classes."""
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    rows = ["idx scene split"]
+    for i, (split, label) in enumerate(labels.items()):
+        cv2.imwrite(str(root / "images" / f"s{i}-ortho.tif"), np.full((*label.shape, 3), 40 * i, np.uint8))
+        palette = np.array([DD_BGR[k] for k in range(7)], np.uint8)  # label value = class + 1 (0 is IGNORE)
+        cv2.imwrite(str(root / "labels" / f"s{i}-label.png"), palette[label + 1])
+        rows.append(f"{i} s{i} {split}")
+    (root / "index.csv").write_text("\n".join(rows) + "\n")
+    return {"dronedeploy": str(root), "chip_size": 64}, {split: 1 for split in labels}
+
+
+def _write_udd6(root, labels: dict):
+    """UDD6 layout: 3 train frames, 4 in the official val folder (our val and test); ``labels``: split -> landing
+    classes, written as the UDD6 classes that map onto them (Other, Road, Vegetation, Facade)."""
+    to_udd6 = np.array([0, 2, 3, 1], np.uint8)
+    assert (classes.UDD6_TO_LANDING[to_udd6] == np.arange(4)).all()
+    for folder, n in (("train", 3), ("val", 4)):
+        for sub in ("src", "gt"):
+            (root / folder / sub).mkdir(parents=True)
+        for i in range(n):
+            cv2.imwrite(str(root / folder / "src" / f"f{i}.JPG"), np.full((*labels[folder].shape, 3), 40 * i, np.uint8))
+            cv2.imwrite(str(root / folder / "gt" / f"f{i}.png"), to_udd6[labels[folder]])
+    return {"udd6": str(root)}, {"train": 3, "val": 4}
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_class_weights_are_computed_from_the_training_split_only(stage, tmp_path, monkeypatch):
+    """A stage's loss weights are ``data.class_weights`` of the training masks' pixel counts: not of validation or
+    test, not of all splits together (here the training masks are mostly one class, the others mostly another)."""
+    if stage == 1:  # Ground (4) against Building (0), with Vegetation and Car
+        labels = {"train": _bands({4: 29, 0: 10, 2: 5, 5: 4}), "val": _bands({0: 29, 4: 5, 2: 10, 5: 4})}
+        labels["test"] = labels["val"]
+        settings, frames = _write_dronedeploy(tmp_path / "dd", labels)
+    else:  # Background (0) against Safe (1), with Caution and Danger
+        labels = {"train": _bands({0: 29, 1: 10, 2: 5, 3: 4}), "val": _bands({1: 29, 0: 5, 2: 10, 3: 4})}
+        settings, frames = _write_udd6(tmp_path / "UDD6", labels)
+    num_classes = 6 if stage == 1 else 4
+    counts = {split: frames[split] * np.bincount(labels[split].ravel(), minlength=num_classes) for split in frames}
+    expected = data.class_weights(counts["train"]).tolist()
+    for other in (counts["val"], sum(counts.values())):  # the splits do differ
+        assert np.abs(np.subtract(expected, data.class_weights(other).tolist())).max() > 0.2
+
+    class Stop(Exception):
+        pass
+
+    def fit(model, train_loader, val_loader, config, **kwargs):
+        raise Stop(config)
+
+    monkeypatch.setattr(pipeline, "fit", fit)
+    with pytest.raises(Stop) as stopped:
+        pipeline.train_stage(stage, build_model("ultra-fast", num_classes), _fast(tmp_path, unseen=False, **settings))
+    assert stopped.value.args[0].class_weights == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_stage_reports_the_validation_miou_of_its_best_epoch_not_its_last(tmp_path, monkeypatch):
+    """What a stage reports as its validation mIoU (the figure the sweep maximises) is that of its best checkpoint:
+    validation scores 0.2, 0.5, 0.3 report 0.5 with epoch 2's validation loss."""
+    scores = iter([0.2, 0.5, 0.3])
+
+    def scripted_validation(model, loader, num_classes, **kwargs):
+        miou = next(scores)
+        return {"pixels": 1, "loss": 1.0 - miou, "miou": miou, "iou": [miou] * num_classes, "pixel_accuracy": miou}
+
+    monkeypatch.setattr(train, "evaluate", scripted_validation)  # fit's validation only: test is scored for real
+    labels = {split: _bands({4: 40, 0: 24}) for split in ("train", "val", "test")}
+    settings, _ = _write_dronedeploy(tmp_path / "dd", labels)
+    cfg = _fast(tmp_path, unseen=False, epochs1=3, probe1=0, **settings)
+    result = pipeline.train_stage(1, build_model("ultra-fast", 6), cfg)
+    assert (result.epochs, result.val_miou, result.val_loss) == (3, 0.5, pytest.approx(0.5))
+    assert load_checkpoint(result.checkpoint)["epoch"] == 2

@@ -280,3 +280,35 @@ def test_two_sweep_commands_share_a_real_postgresql_study_on_a_fresh_data_folder
                             grid={"lr": [1e-3], "batch_size": [2, 3, 4], "arch": ["ultra-fast"]},
                             base=PipelineConfig.fast(), latency=False)
     _every_point_done_exactly_once(sweep.sweep_rows(sweep.open_study(cfg)), [2, 3, 4])
+
+
+# --- issue 28: the sweep chooses on validation, never on test ------------------------------------------
+def test_a_trial_returns_and_reports_validation_miou_never_test(tmp_path, monkeypatch):
+    """With a stubbed pipeline whose validation and test scores disagree, each trial's value is its best stage-2
+    validation mIoU, the pruner sees stage-2 validation mIoU after each epoch, and the best trial is the one that
+    validates best; test mIoU is only recorded beside it."""
+    from landinglib.pipeline import StageResult
+
+    scores = {2: {"stage1": (0.9, 0.95), "epochs": [0.5, 0.6, 0.4], "test": 0.1},  # best on validation, worst on test
+              4: {"stage1": (0.05, 0.01), "epochs": [0.2, 0.3, 0.25], "test": 0.8}}
+
+    def stub(cfg, resume=False, on_epoch=None):
+        s = scores[cfg.batch_size]
+        for epoch in (1, 2):
+            on_epoch(1, epoch, {"epoch": epoch, "val_miou": s["stage1"][0]})
+        for epoch, val in enumerate(s["epochs"], 1):
+            on_epoch(2, epoch, {"epoch": epoch, "val_miou": val})
+        common = dict(seconds=1.0, val_loss=0.5, test_iou=[], class_names=[], checkpoint="")
+        return [StageResult("stage 1", 2, val_miou=s["stage1"][0], test_miou=s["stage1"][1], **common),
+                StageResult("stage 2", 3, val_miou=max(s["epochs"]), test_miou=s["test"], **common)]
+
+    monkeypatch.setattr(sweep, "run", stub)
+    cfg = _config(tmp_path)
+    rows = sorted(sweep.run_sweep(cfg, say=lambda line: None), key=lambda r: r["batch_size"])
+    assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE"]
+    assert [(r["val_miou"], r["test_miou"]) for r in rows] == [(0.6, 0.1), (0.3, 0.8)]
+    study = sweep.open_study(cfg)
+    assert study.best_trial.params["batch_size"] == 2 and study.best_value == 0.6
+    for t in study.trials:  # what the median pruner judges: stage 2's validation mIoU, epoch by epoch
+        assert t.intermediate_values == dict(enumerate(scores[t.params["batch_size"]]["epochs"], 1))
+    assert [row[5] for row in sweep.sweep_table(rows).rows] == ["2", "4"]  # ranked by validation

@@ -521,3 +521,34 @@ def test_a_home_made_loader_that_runs_its_own_workers_is_left_alone():
     loader = Loader()
     train._reseed_epoch(loader, 0, 1)
     assert not hasattr(loader, "worker_init_fn")
+
+
+# --- issue 28: the best checkpoint, scored by a validation the test scripts ----------------------------
+_VAL_SCORES = [0.2, 0.5, 0.3, 0.5, 0.4, 0.6]  # epoch 2 best; epoch 4 only ties it; epoch 6 beats it
+
+
+@pytest.mark.parametrize("stops", [(6,), (2, 6), (3, 4, 6), (1, 2, 3, 4, 5, 6)])
+def test_best_pt_is_the_epoch_of_highest_validation_miou_also_across_resumes(stops, tmp_path, monkeypatch):
+    """best.pt holds the epoch with the highest validation mIoU (the first of a tie), its score and its weights,
+    whether the run went straight through or was stopped after any of the ``stops`` epochs and resumed."""
+    weights_seen, scores = [], iter(_VAL_SCORES)
+
+    def scripted_validation(model, loader, num_classes, **kwargs):
+        weights_seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        miou = next(scores)
+        return {"pixels": 1, "loss": 1.0 - miou, "miou": miou, "iou": [miou] * num_classes, "pixel_accuracy": miou}
+
+    monkeypatch.setattr(train, "evaluate", scripted_validation)
+    batches = _batches([2])
+    config = TrainConfig(lr=0.05, warmup=0.0, progress=False, device="cpu", out_dir=str(tmp_path))
+    for k, stop in enumerate(stops):
+        train.fit(RecordingModel(), batches, batches, dataclasses.replace(config, epochs=stop), resume=k > 0)
+        so_far = _VAL_SCORES[:stop]
+        epoch = so_far.index(max(so_far)) + 1
+        best = load_checkpoint(tmp_path / "best.pt")
+        assert (best["epoch"], best["metrics"]["val_miou"]) == (epoch, max(so_far)), (stop, best["epoch"])
+        for name, tensor in weights_seen[epoch - 1].items():
+            torch.testing.assert_close(best["model"][name], tensor, msg=f"best.pt after epoch {stop}: {name}")
+    assert len(weights_seen) == 6  # every epoch validated once
+    firsts = [w["head.weight"] for w in weights_seen]
+    assert all(not torch.equal(a, b) for i, a in enumerate(firsts) for b in firsts[i + 1:])  # every epoch moved them
