@@ -198,10 +198,10 @@ def stage0(cfg: PipelineConfig, num_classes: int = 6):
     report = None
     if init:
         report = load_weights(model, init)
-        _say(f"stage 0: weights from {init}: {report}")
+        _say(f"stage 0: weights from {data._shown(Path(init))}: {report}")  # relative: outputs name no home folder
     else:
         why = "--init none" if cfg.init == "none" else f"the course ships no stage 0 for {cfg.arch}" + (
-            " and there is no " + str(pretrained_dir() / PRETRAINED[cfg.arch]) + " (see data/pretrained/README.md)"
+            f" and there is no {data._shown(pretrained_dir() / PRETRAINED[cfg.arch])} (see data/pretrained/README.md)"
             if cfg.arch in PRETRAINED else "")
         _say(f"stage 0: {cfg.arch} with random weights (seed {cfg.seed}): {why}")
     return model, report

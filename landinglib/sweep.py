@@ -83,6 +83,11 @@ class SweepConfig:
     def storage_url(self) -> str:
         return self.storage or f"sqlite:///{Path(self.out).resolve() / 'study.db'}"
 
+    def location(self) -> str:
+        """Where the study lives, for people: the database file as ``out`` names it (relative stays
+        relative, so a notebook's output names no one's home folder), or the ``storage`` URL."""
+        return self.storage or str(Path(self.out) / "study.db")
+
 
 @contextlib.contextmanager
 def _quiet_experimental():
@@ -311,7 +316,7 @@ def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     logging.getLogger("optuna").setLevel(logging.WARNING)
     study = open_study(cfg)
-    say(f"study {cfg.study!r} in {cfg.storage_url()} ({cfg.sampler}): {len(study.trials)} trial(s) so far")
+    say(f"study {cfg.study!r} in {cfg.location()} ({cfg.sampler}): {len(study.trials)} trial(s) so far")
     objective, ran = _objective(cfg), 0
     _requeue_failed(study)  # points whose last attempt raised: queued again (a command never retries its own failures)
     while cfg.trials is None or ran < cfg.trials:
@@ -399,6 +404,13 @@ def pareto_front(rows: list[dict]) -> list[dict]:
                                              for o in done)), key=lambda r: r["latency_ms"])
 
 
+def text_color(background) -> str:
+    """"black" or "white", whichever reads better on ``background`` (an RGB(A) colour, 0..1): black
+    on light cells, white on dark ones, judged by the background's luminance (ITU-R BT.601 weights)."""
+    r, g, b = (float(c) for c in tuple(background)[:3])
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b >= 0.5 else "white"
+
+
 def plot_sweep(rows: list[dict], out: Path | None = None):
     """Two plots: validation mIoU against onnxruntime latency with the Pareto front, and a heat map
     of validation mIoU over learning rate x batch size per architecture. Saved in ``out`` if given."""
@@ -433,11 +445,11 @@ def plot_sweep(rows: list[dict], out: Path | None = None):
                     grid[cell], labels[cell] = r["val_miou"], f"{r['val_miou']:.3f}"
                 else:
                     labels[cell] = "pruned"
-        ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=min(r["val_miou"] for r in done),
-                  vmax=max(r["val_miou"] for r in done))
+        image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=min(r["val_miou"] for r in done),
+                          vmax=max(r["val_miou"] for r in done))
         for (i, j), v in np.ndenumerate(grid):
             ax.text(j, i, labels[i, j], ha="center", va="center", fontsize=8,
-                    color="black" if v != v or v >= np.nanmean(grid) else "white")
+                    color=text_color(cmap(image.norm(v)) if v == v else cmap.get_bad()))
         ax.set_xticks(range(len(batches)), batches); ax.set_yticks(range(len(lrs)), [f"{v:.0e}" for v in lrs])
         ax.set_xlabel("batch size"); ax.set_ylabel("stage-2 lr"); ax.set_title(f"{arch}: val mIoU")
     fig.tight_layout()

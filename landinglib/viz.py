@@ -1,4 +1,4 @@
-"""Pictures: colour masks, overlays, legends, galleries, class tables and frequency charts."""
+"""Pictures: colour masks, overlays with their class legend, galleries, class tables and frequency charts."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -29,6 +29,37 @@ def legend_handles(taxonomy: Taxonomy, present: np.ndarray | None = None) -> lis
     keep = range(len(taxonomy)) if present is None else [int(i) for i in present if i < len(taxonomy)]
     return [Patch(facecolor=np.array(taxonomy.colors[i]) / 255, edgecolor="k", linewidth=0.5,
                   label=f"{i} {taxonomy.names[i]}") for i in keep]
+
+
+def class_legend(target, taxonomy: Taxonomy, present=None, **kwargs):
+    """Add the class colours as a legend, so that a coloured mask never has to be guessed (a Safe-green
+    overlay is not grass). ``target``: a matplotlib ``Figure`` (legend centred below its panels; make
+    room with ``fig.tight_layout(rect=(0, 0.08, 1, 1))``) or an ``Axes`` (legend just below the
+    picture); ``present``: only these class indices (255 and unknown indices are skipped).
+    ``kwargs`` go to ``legend``. Returns the ``Legend``."""
+    if present is not None:
+        present = np.unique(np.asarray(present if isinstance(present, np.ndarray) else list(present)))
+    handles = legend_handles(taxonomy, present)
+    options = dict(ncol=max(1, min(7, len(handles))), frameon=False, fontsize=9)
+    if isinstance(target, plt.Figure):
+        options.update(loc="lower center")
+    else:
+        options.update(loc="upper center", bbox_to_anchor=(0.5, -0.01))
+    options.update(kwargs)
+    return target.legend(handles=handles, **options)
+
+
+def show_overlay(picture: np.ndarray, taxonomy: Taxonomy, title: str = "", ax=None, size: tuple = (12, 6.5)):
+    """Show an RGB picture that carries a class overlay (``overlay``, ``draw_landing_sites``, a file
+    that ``landinglib predict`` wrote) with the taxonomy's colour legend below it; returns the axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=size)
+    ax.imshow(picture)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, wrap=True)
+    class_legend(ax, taxonomy)
+    return ax
 
 
 def show_taxonomy(taxonomy: Taxonomy, extra: dict[str, list] | None = None, ax=None):
@@ -68,21 +99,27 @@ def show_samples(samples, taxonomy: Taxonomy, alpha: float = 0.5, titles=None, s
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(label if titles is None else f"{titles[row]} — {label}", size=9)
-    fig.legend(handles=legend_handles(taxonomy, sorted(present)), loc="lower center",
-               ncol=min(7, len(taxonomy)), frameon=False)
+    class_legend(fig, taxonomy, sorted(present))
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
-def plot_class_frequencies(counts: np.ndarray, taxonomy: Taxonomy, ax=None, title: str | None = None):
-    """Bar chart of the share of labelled pixels per class (log scale shows the rare ones)."""
+def plot_class_frequencies(counts: np.ndarray, taxonomy: Taxonomy, ax=None, title: str | None = None,
+                           log: bool = False):
+    """Bar chart of the share of labelled pixels per class, each bar labelled with its share (so a
+    small class reads as small, not as absent). A linear axis by default: shares are compared as they
+    are; ``log=True`` stretches the small ones (and makes them look larger than they are)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
     share = np.asarray(counts, np.float64) / max(np.sum(counts), 1)
     bars = ax.bar(taxonomy.names, share * 100, color=[np.array(c) / 255 for c in taxonomy.colors], edgecolor="k")
     for bar, value in zip(bars, share):
-        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{value:.1%}", ha="center", va="bottom", size=8)
-    ax.set_yscale("log")
+        label = f"{value:.1%}" if value == 0 or value >= 0.001 else f"{value:.2%}"
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), label, ha="center", va="bottom", size=8)
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(0, max(100 * float(share.max()), 1.0) * 1.15)  # room for the labels
     ax.set_ylabel("% of labelled pixels")
     ax.set_title(title or f"class frequencies ({taxonomy.name})", loc="left")
     ax.tick_params(axis="x", rotation=30)
@@ -98,6 +135,7 @@ def show_augmentations(image: np.ndarray, mask: np.ndarray, transform, taxonomy:
     axes[0, 0].imshow(image)
     axes[1, 0].imshow(colorize(mask, taxonomy))
     axes[0, 0].set_title("original", size=9)
+    present = set(np.unique(mask).tolist())
     for k in range(1, n + 1):
         out = transform(image=image, mask=mask)
         aug_img, aug_mask = out["image"], out["mask"]
@@ -106,10 +144,12 @@ def show_augmentations(image: np.ndarray, mask: np.ndarray, transform, taxonomy:
         axes[0, k].imshow(aug_img)
         axes[1, k].imshow(colorize(aug_mask, taxonomy))
         axes[0, k].set_title(f"augmented #{k}", size=9)
+        present.update(np.unique(aug_mask).tolist())
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
+    class_legend(fig, taxonomy, sorted(present))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
@@ -178,7 +218,7 @@ def show_predictions(model, dataset, indices, taxonomy: Taxonomy, size: float = 
             ax.set_title(f"#{i} {label}", size=9)
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.legend(handles=legend_handles(taxonomy), loc="lower center", ncol=min(7, len(taxonomy)), frameon=False)
+    class_legend(fig, taxonomy)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
@@ -278,7 +318,7 @@ def show_rule(image: np.ndarray, probs: np.ndarray, threshold: float | None, tru
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.legend(handles=legend_handles(taxonomy), loc="lower center", ncol=len(taxonomy), frameon=False)
+    class_legend(fig, taxonomy)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 

@@ -137,6 +137,22 @@ def test_a_corrupted_or_swapped_stage0_is_refused(tmp_path):
     assert pretrain.shipped_stage0("ultra-fast", tmp_path) is None  # nothing shipped for it here
 
 
+def test_the_stage0_message_names_files_relative_to_the_working_folder(tmp_path, monkeypatch, capsys):
+    """A notebook's output must not carry the absolute path of whoever ran it last."""
+    (tmp_path / "pretrained").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.setenv("LANDINGLIB_PRETRAINED", str(tmp_path / "pretrained"))
+    monkeypatch.chdir(tmp_path / "notebooks")
+    net = build_model("fast", len(classes.AERIAL))
+    shipped = pipeline.save_checkpoint(tmp_path / "pretrained" / "stage0-fast.pt", net)
+    shipped.with_suffix(".json").write_text(json.dumps({"sha256": pretrain.sha256(shipped)}))
+    pipeline.stage0(pipeline.PipelineConfig(arch="fast"))
+    pipeline.stage0(pipeline.PipelineConfig(arch="accurate"))  # no Cityscapes file: random weights, and where it looked
+    out = capsys.readouterr().out
+    assert "stage 0: weights from ../pretrained/stage0-fast.pt:" in out
+    assert "there is no ../pretrained/bisenetv2_city.pth" in out and str(tmp_path) not in out
+
+
 def test_the_pipeline_starts_from_the_shipped_stage0_unless_told_otherwise(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LANDINGLIB_PRETRAINED", str(tmp_path))
     net = build_model("fast", len(classes.AERIAL))

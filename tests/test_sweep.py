@@ -35,7 +35,9 @@ def test_a_two_trial_grid_runs_once_and_a_second_call_finds_nothing_left(tmp_pat
     assert (tmp_path / "sweep" / "trial-000" / "stage2" / "best.pt").is_file()
     saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert len(saved["trials"]) == 2 and (tmp_path / "sweep" / "sweep.png").is_file()
-    assert len(sweep.run_sweep(cfg, say=lambda line: None)) == 2  # resumed: the grid is done, nothing runs again
+    said = []
+    assert len(sweep.run_sweep(cfg, say=said.append)) == 2  # resumed: the grid is done, nothing runs again
+    assert said[0] == f"study 'landing' in {Path(cfg.out) / 'study.db'} (grid): 2 trial(s) so far"
     reported = [sorted(t.intermediate_values) for t in sweep.open_study(cfg).trials]
     assert reported == [[1, 2], [1, 2]]  # validation mIoU after each stage-2 epoch: what the pruner judges
 
@@ -183,6 +185,30 @@ def test_table_and_pareto_front_rank_by_validation_and_latency():
     assert [row[0] for row in table.rows] == ["1", "0", "2", "3"] and "pruned" in table
     fig = sweep.plot_sweep(rows)
     assert len(fig.axes) >= 3  # accuracy against speed, then one heat map per architecture
+
+
+def test_heat_map_labels_are_dark_on_light_cells_and_light_on_dark_ones():
+    assert sweep.text_color((1.0, 1.0, 0.9)) == "black" and sweep.text_color((0.27, 0.0, 0.33, 1.0)) == "white"
+    rows = [{"trial": k, "state": "COMPLETE", "arch": "fast", "lr": lr, "batch_size": b, "val_miou": v,
+             "test_miou": v, "unseen_miou": v, "minutes": 1.0, "latency_ms": 4.0 + k}
+            for k, (lr, b, v) in enumerate([(1e-3, 4, 0.10), (1e-3, 8, 0.20), (1e-4, 4, 0.40)])]
+    rows.append({"trial": 3, "state": "PRUNED", "arch": "fast", "lr": 1e-4, "batch_size": 8, "val_miou": 0.1,
+                 "test_miou": None, "unseen_miou": None, "minutes": None, "latency_ms": None})
+    fig = sweep.plot_sweep(rows)
+    colours = {t.get_text(): t.get_color() for t in fig.axes[1].texts}
+    # viridis: the lowest score is dark purple (white text), the highest yellow (black), pruned light grey (black);
+    # a score just below the mean of its grid used to get black text on a dark cell
+    assert colours == {"0.100": "white", "0.200": "white", "0.400": "black", "pruned": "black"}
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
+def test_the_study_is_named_where_out_says_not_by_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = sweep.SweepConfig(out="../runs/sweep-notebook")
+    assert cfg.location() == str(Path("../runs/sweep-notebook") / "study.db")
+    assert cfg.storage_url() == f"sqlite:///{(tmp_path / '../runs/sweep-notebook').resolve() / 'study.db'}"
+    assert sweep.SweepConfig(storage="postgresql://u@h/db").location() == "postgresql://u@h/db"
 
 
 def test_sweep_settings_are_checked_before_anything_runs(tmp_path, capsys):

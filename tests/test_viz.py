@@ -1,3 +1,5 @@
+import html
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -39,6 +41,54 @@ def test_figures_have_one_panel_per_item():
     assert len(ax.patches) == 6
     fig = viz.show_augmentations(image, mask, data.train_transform(32), classes.LANDING, n=3)
     assert len(fig.axes) == 8
+    plt.close("all")
+
+
+def test_class_frequencies_are_on_a_linear_axis_and_every_bar_names_its_share():
+    ax = viz.plot_class_frequencies(np.array([76, 9000, 800, 124]), classes.LANDING)
+    assert ax.get_yscale() == "linear"  # a log axis made 7.6 % look like nothing next to 90 %
+    assert [t.get_text() for t in ax.texts] == ["0.8%", "90.0%", "8.0%", "1.2%"]
+    assert ax.get_ylim()[1] > 90  # room for the tallest bar's label
+    tiny = viz.plot_class_frequencies(np.array([5, 9995, 0, 0]), classes.LANDING, log=True)
+    assert tiny.get_yscale() == "log" and [t.get_text() for t in tiny.texts][:3] == ["0.05%", "100.0%", "0.0%"]
+    plt.close("all")
+
+
+def test_class_legend_names_the_classes_below_a_figure_or_a_picture():
+    fig, ax = plt.subplots()
+    legend = viz.class_legend(ax, classes.LANDING)
+    assert [t.get_text() for t in legend.get_texts()] == ["0 Background", "1 Safe", "2 Caution", "3 Danger"]
+    assert ax.get_legend() is legend
+    only = viz.class_legend(fig, classes.LANDING, present={3, 1, 255})  # a set; 255 (ignore) is not a class
+    assert [t.get_text() for t in only.get_texts()] == ["1 Safe", "3 Danger"] and only in fig.legends
+    from_mask = viz.class_legend(fig, classes.UDD6, present=np.array([[5, 5], [0, 255]]))
+    assert [t.get_text() for t in from_mask.get_texts()] == ["0 Other", "5 Roof"]
+    plt.close(fig)
+
+
+def test_show_overlay_shows_the_picture_with_its_legend_and_a_title_that_wraps():
+    picture = viz.overlay(np.zeros((20, 30, 3), np.uint8), np.ones((20, 30), np.uint8), classes.LANDING, 0.5)
+    ax = viz.show_overlay(picture, classes.LANDING, title="no landing site: " + "a long reason " * 20)
+    np.testing.assert_array_equal(ax.images[0].get_array(), picture)
+    assert len(ax.get_legend().get_texts()) == 4 and ax.title.get_wrap()
+    plt.close("all")
+
+
+def test_every_mask_figure_carries_a_class_legend():
+    import torch
+
+    from landinglib.model import build_model
+
+    image = np.zeros((32, 48, 3), np.uint8)
+    mask = np.tile(np.arange(4, dtype=np.uint8), (32, 12))
+    probs = np.stack([np.full((32, 48), p, np.float32) for p in (0.1, 0.6, 0.2, 0.1)])
+    figures = [viz.show_samples([(image, mask)], classes.LANDING),
+               viz.show_augmentations(image, mask, data.train_transform(32), classes.LANDING, n=2),
+               viz.show_predictions(build_model("ultra-fast", 4), [(torch.zeros(3, 32, 32), torch.zeros(32, 32))], [0],
+                                    classes.LANDING),
+               viz.show_rule(image, probs, 0.5, truth=mask)]
+    for fig in figures:
+        assert fig.legends and "1 Safe" in [t.get_text() for t in fig.legends[0].get_texts()], fig
     plt.close("all")
 
 
@@ -142,3 +192,41 @@ def test_mask_browser_says_why_there_is_no_site_and_uses_the_truth_in_truth_view
     assert "50%" in browser.info.value  # the confidence threshold is shown
     browser.update(show_truth=True)
     assert "ground truth" in browser.info.value and "no landing site, because no pixel is Safe" in browser.info.value
+
+
+def test_mask_browser_lists_every_sites_reasons_beside_the_picture_and_follows_the_controls():
+    browser = _browser([])
+    assert "Tick" in browser.site_list.value and browser.sites == []  # sites off: a hint, no list
+    browser.update(show_sites=True)
+    assert len(browser.sites) == 1 and browser.site_list.value.count("<li>") == 1 + len(browser.sites[0].reasons)
+    for reason in browser.sites[0].reasons:
+        assert html.escape(reason) in browser.site_list.value
+    assert "score" in browser.site_list.value and "1 = best" in browser.site_list.value
+    browser.update(show_truth=True)  # the truth is Danger everywhere: the list says why there is no site
+    assert browser.sites == [] and "No landing site" in browser.site_list.value
+    assert "no pixel is Safe" in browser.site_list.value
+    browser.update(show_truth=False, show_sites=False)
+    assert browser.sites == [] and "Tick" in browser.site_list.value
+    assert browser.site_list in browser.widget.children[3].children[1].children  # beside the picture
+
+
+def test_mask_browser_legend_strikes_out_hidden_classes():
+    browser = _browser([])
+    assert "0 Background" in browser.legend.value and "<s>" not in browser.legend.value
+    browser.update(classes=[True, True, False, True])
+    assert "<s>2 Caution</s>" in browser.legend.value and browser.legend.value.count("<s>") == 1
+    assert f"background:rgb{tuple(classes.LANDING.colors[1])}" in browser.legend.value
+
+
+def test_sites_html_ranks_sites_with_their_reasons_and_escapes_text():
+    from landinglib.browser import legend_html, sites_html
+    from landinglib.landing import LandingSite
+
+    sites = [LandingSite((5, 6), 9.0, 0.81, 100, 20.0, 0.9, ["clear radius 9 px", "danger <2 m> away"]),
+             LandingSite((40, 6), 7.0, 0.52, 80, 9.0, 0.7, ["clear radius 7 px"])]
+    text = sites_html(sites)
+    assert text.index("score 0.81") < text.index("score 0.52") and "<ol" in text
+    assert "danger &lt;2 m&gt; away" in text and "<2 m>" not in text
+    none = sites_html([], "no pixel is Safe")
+    assert "No landing site" in none and "no pixel is Safe" in none
+    assert legend_html(classes.Taxonomy("t", ("a<b",), ((1, 2, 3),))).count("a&lt;b") == 1
