@@ -31,6 +31,9 @@ EPOCHS = {"ultra-fast": (6, 8), "fast": (12, 24), "accurate": (6, 8)}
 """(stage 1, stage 2) epochs per architecture when none are given: about 4 minutes in all on 2 AVX2
 cores for ``ultra-fast`` and ``fast`` (``fast`` trains ~3x more images per second, so it gets
 more epochs in the same time); ``accurate`` takes far longer (a GPU is advised)."""
+PROBE_SHARE = 3
+"""A stage first trains only its new classifier for 1/PROBE_SHARE of its epochs (linear probing, then
+fine-tuning: a random classifier's first gradients do not wreck the pretrained features)."""
 
 
 @dataclass
@@ -74,8 +77,8 @@ class PipelineConfig:
     augment: str = "light"  # training augmentation: "light" or "strong" (see data.train_transform)
     unseen: bool = True  # also score stage 2 on the built-in unseen-style test
     false_safe_budget: float = FALSE_SAFE_BUDGET  # the Safe threshold keeps false-safe and Danger->Safe within it (validation)
-    probe1: int = 4  # stage 1 / 2: first epochs that train only the new classifier (train.TrainConfig.probe_epochs)
-    probe2: int = 8
+    probe1: int | None = None  # stage 1 / 2: first epochs that train only the new classifier
+    probe2: int | None = None  # (train.TrainConfig.probe_epochs); None = a third of the stage's epochs
     limit: int | None = None  # items per split (quick runs)
     max_steps: int | None = None  # steps per epoch (quick runs)
     progress: bool = True
@@ -97,6 +100,12 @@ class PipelineConfig:
         default1, default2 = EPOCHS[self.arch]
         self.epochs1 = default1 if self.epochs1 is None else self.epochs1
         self.epochs2 = default2 if self.epochs2 is None else self.epochs2
+        self.probe1 = self.epochs1 // PROBE_SHARE if self.probe1 is None else self.probe1
+        self.probe2 = self.epochs2 // PROBE_SHARE if self.probe2 is None else self.probe2
+        for probe, epochs, n in ((self.probe1, self.epochs1, 1), (self.probe2, self.epochs2, 2)):
+            if probe < 0 or (epochs and probe >= epochs):
+                raise ValueError(f"probe{n} {probe} with epochs{n} {epochs}: the classifier-only epochs must be fewer "
+                                 "than the stage's epochs, or the whole network never learns")
 
     @classmethod
     def fast(cls, **overrides) -> PipelineConfig:

@@ -86,15 +86,17 @@ def show_taxonomy(taxonomy: Taxonomy, extra: dict[str, list] | None = None, ax=N
     return ax
 
 
-def show_samples(samples, taxonomy: Taxonomy, alpha: float = 0.5, titles=None, size: float = 3.2):
-    """A gallery: one row per (image, mask) pair with image, colour mask and overlay."""
+def show_samples(samples, taxonomy: Taxonomy, alpha: float = 0.5, titles=None, size: float = 3.2,
+                 mask_name: str = "label"):
+    """A gallery: one row per (image, mask) pair with image, colour mask and overlay; ``mask_name`` titles
+    the mask column ("label" for ground truth, "prediction" for a model's output)."""
     samples = list(samples)
     fig, axes = plt.subplots(len(samples), 3, figsize=(3 * size, size * 0.75 * len(samples)), squeeze=False)
     present = set()
     for row, (image, mask) in enumerate(samples):
         present |= set(np.unique(mask).tolist())
         for ax, picture, label in zip(axes[row], (image, colorize(mask, taxonomy), overlay(image, mask, taxonomy, alpha)),
-                                      ("image", "label", "overlay")):
+                                      ("image", mask_name, "overlay")):
             ax.imshow(picture)
             ax.set_xticks([])
             ax.set_yticks([])

@@ -552,3 +552,21 @@ def test_best_pt_is_the_epoch_of_highest_validation_miou_also_across_resumes(sto
     assert len(weights_seen) == 6  # every epoch validated once
     firsts = [w["head.weight"] for w in weights_seen]
     assert all(not torch.equal(a, b) for i, a in enumerate(firsts) for b in firsts[i + 1:])  # every epoch moved them
+
+
+def test_probe_epochs_train_only_the_new_classifier_then_everything(udd6_root):
+    """LP-FT: during the first probe_epochs only the tensors the stage re-initialised change; afterwards all do."""
+    def trained(probe_epochs, epochs):
+        set_seed(0)
+        model = build_model("ultra-fast", 4)
+        model.fresh_parameters = ["classifier.weight", "classifier.bias"]  # what load_weights reports as new
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        loaders = _tiny_loaders(udd6_root)
+        config = TrainConfig(epochs=epochs, lr=1e-2, progress=False, device="cpu", probe_epochs=probe_epochs)
+        train.fit(model, loaders.train, loaders.val, config)
+        return {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
+
+    assert trained(probe_epochs=1, epochs=1) == {"classifier.weight", "classifier.bias"}
+    changed = trained(probe_epochs=1, epochs=2)
+    assert {"classifier.weight", "classifier.bias", "backbone.0.weight"} <= changed and len(changed) > 4
+    assert "backbone.0.weight" in trained(probe_epochs=0, epochs=1)

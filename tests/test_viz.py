@@ -35,6 +35,9 @@ def test_figures_have_one_panel_per_item():
     mask = np.tile(np.arange(4, dtype=np.uint8), (32, 12))
     fig = viz.show_samples([(image, mask)] * 2, classes.LANDING)
     assert len(fig.axes) == 6 and len(fig.legends[0].legend_handles) == 4
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["image", "label", "overlay"]
+    fig = viz.show_samples([(image, mask)], classes.LANDING, titles=["frame 0"], mask_name="prediction")
+    assert [ax.get_title() for ax in fig.axes] == ["frame 0 — image", "frame 0 — prediction", "frame 0 — overlay"]
     ax = viz.plot_class_frequencies(np.array([10, 5, 1, 0]), classes.LANDING)
     assert len(ax.patches) == 4
     ax = viz.show_taxonomy(classes.UDD6, extra={"landing": list("abcdef")})
