@@ -78,7 +78,7 @@ class PipelineConfig:
     unseen: bool = True  # also score stage 2 on the built-in unseen-style test
     false_safe_budget: float = FALSE_SAFE_BUDGET  # the Safe threshold keeps false-safe and Danger->Safe within it (validation)
     probe1: int | None = None  # stage 1 / 2: first epochs that train only the new classifier
-    probe2: int | None = None  # (train.TrainConfig.probe_epochs); None = a third of the stage's epochs
+    probe2: int | None = None  # (train.TrainConfig.probe_epochs); None = a third of the stage's epochs (probe_epochs())
     limit: int | None = None  # items per split (quick runs)
     max_steps: int | None = None  # steps per epoch (quick runs)
     progress: bool = True
@@ -100,10 +100,8 @@ class PipelineConfig:
         default1, default2 = EPOCHS[self.arch]
         self.epochs1 = default1 if self.epochs1 is None else self.epochs1
         self.epochs2 = default2 if self.epochs2 is None else self.epochs2
-        self.probe1 = self.epochs1 // PROBE_SHARE if self.probe1 is None else self.probe1
-        self.probe2 = self.epochs2 // PROBE_SHARE if self.probe2 is None else self.probe2
         for probe, epochs, n in ((self.probe1, self.epochs1, 1), (self.probe2, self.epochs2, 2)):
-            if probe < 0 or (epochs and probe >= epochs):
+            if probe is not None and (probe < 0 or (epochs and probe >= epochs)):
                 raise ValueError(f"probe{n} {probe} with epochs{n} {epochs}: the classifier-only epochs must be fewer "
                                  "than the stage's epochs, or the whole network never learns")
 
@@ -251,7 +249,14 @@ def stage_config(stage: int, cfg: PipelineConfig, class_weights=None, out_dir: s
                        class_weights=weights, device=cfg.device, seed=cfg.seed,
                        out_dir=out_dir or str(Path(cfg.out) / f"stage{stage}"), max_steps=cfg.max_steps,
                        progress=cfg.progress, gsd_m=training_gsd(stage, cfg),
-                       probe_epochs=cfg.probe1 if stage == 1 else cfg.probe2)
+                       probe_epochs=probe_epochs(stage, cfg))
+
+
+def probe_epochs(stage: int, cfg: PipelineConfig) -> int:
+    """The first epochs of ``stage`` that train only its new classifier: ``probe1``/``probe2`` when given,
+    otherwise a third of the stage's epochs (so a shorter stage, e.g. a sweep trial's, probes less)."""
+    probe, epochs = (cfg.probe1, cfg.epochs1) if stage == 1 else (cfg.probe2, cfg.epochs2)
+    return epochs // PROBE_SHARE if probe is None else probe
 
 
 def train_stage(stage: int, model, cfg: PipelineConfig, *, resume: bool = False, on_epoch=None) -> StageResult:

@@ -213,7 +213,11 @@ def _objective(cfg: SweepConfig):
             raise optuna.TrialPruned(f"grid point {point} is trial {earlier[0].number}'s")
         number = frozen.user_attrs.get("folder", trial.number)  # a retry continues in the first attempt's folder
         trial.set_user_attr("folder", number)
-        pipeline_cfg = trial_config(cfg, number, params)
+        try:
+            pipeline_cfg = trial_config(cfg, number, params)
+        except Exception as err:  # a grid point the pipeline refuses (e.g. a probe longer than its epochs)
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
+            raise
         trial.set_user_attr("out", pipeline_cfg.out)
 
         def report(stage, epoch, row):
@@ -420,7 +424,8 @@ def plot_sweep(rows: list[dict], out: Path | None = None):
     rows = point_rows(rows)
     done = [r for r in rows if r["state"] == "COMPLETE"]
     archs = sorted({r["arch"] for r in done})
-    fig, axes = plt.subplots(1, 1 + len(archs), figsize=(4.2 * (1 + len(archs)), 3.4))
+    fig, axes = plt.subplots(1, 1 + len(archs), figsize=(4.2 * (1 + len(archs)), 3.4), squeeze=False)
+    axes = axes[0]
     ax = axes[0]
     timed = [r for r in done if r.get("latency_ms") is not None]
     for arch in archs:

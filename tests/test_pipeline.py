@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import cv2
@@ -65,10 +66,12 @@ def test_stage_config_carries_each_stage_recipe():
 
 def test_a_stage_probes_its_new_classifier_for_a_third_of_its_epochs_unless_told():
     cfg = pipeline.PipelineConfig(arch="fast")
-    assert (cfg.epochs1, cfg.epochs2, cfg.probe1, cfg.probe2) == (12, 24, 4, 8)
-    assert (pipeline.PipelineConfig(arch="ultra-fast").probe1, pipeline.PipelineConfig(arch="ultra-fast").probe2) == (2, 2)
+    assert [pipeline.stage_config(k, cfg).probe_epochs for k in (1, 2)] == [4, 8]  # 12 and 24 epochs
+    assert [pipeline.stage_config(k, pipeline.PipelineConfig(arch="ultra-fast")).probe_epochs for k in (1, 2)] == [2, 2]
     assert pipeline.stage_config(2, pipeline.PipelineConfig(epochs2=9, probe2=1)).probe_epochs == 1
     assert pipeline.stage_config(1, pipeline.PipelineConfig(epochs1=9)).probe_epochs == 3
+    shorter = dataclasses.replace(cfg, epochs1=2, epochs2=4)  # as a sweep trial shortens the base recipe
+    assert [pipeline.stage_config(k, shorter).probe_epochs for k in (1, 2)] == [0, 1]
     for bad in (dict(epochs2=4, probe2=4), dict(epochs1=2, probe1=5), dict(probe1=-1)):
         with pytest.raises(ValueError, match="classifier-only epochs must be fewer"):
             pipeline.PipelineConfig(**bad)

@@ -101,6 +101,20 @@ def test_a_trial_that_raises_is_run_again_by_the_next_command_in_its_folder(tmp_
     assert [row[2] for row in table.rows] == ["1", "2"] or [row[2] for row in table.rows] == ["2", "1"]  # attempts
 
 
+def test_a_point_the_pipeline_refuses_fails_with_its_reason_and_the_base_recipe_still_shortens(tmp_path, monkeypatch):
+    """A trial shortens the base recipe's epochs: the base's own probe length must not outlive that
+    (it is recomputed), and a point the pipeline refuses records why instead of an empty error."""
+    from landinglib.pipeline import PipelineConfig
+
+    ran = []
+    monkeypatch.setattr(sweep, "run", lambda cfg, **kw: ran.append(cfg) or (_ for _ in ()).throw(RuntimeError("stop")))
+    sweep.run_sweep(_config(tmp_path, batch_sizes=(2,), base=PipelineConfig(epochs1=12, epochs2=24)), say=lambda l: None)
+    assert (ran[0].epochs1, ran[0].epochs2) == (1, 2)  # the trial's epochs, and no probe as long as them
+    bad = _config(tmp_path / "bad", batch_sizes=(2,), base=PipelineConfig.fast(epochs2=4, probe2=3))
+    rows = sweep.run_sweep(bad, say=lambda l: None)
+    assert rows[0]["state"] == "FAIL" and "classifier-only epochs must be fewer" in rows[0]["error"]
+
+
 def test_a_point_is_tried_at_most_max_attempts_times(tmp_path, monkeypatch):
     calls = []
 
