@@ -213,12 +213,6 @@ def _objective(cfg: SweepConfig):
             raise optuna.TrialPruned(f"grid point {point} is trial {earlier[0].number}'s")
         number = frozen.user_attrs.get("folder", trial.number)  # a retry continues in the first attempt's folder
         trial.set_user_attr("folder", number)
-        try:
-            pipeline_cfg = trial_config(cfg, number, params)
-        except Exception as err:  # a grid point the pipeline refuses (e.g. a probe longer than its epochs)
-            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])
-            raise
-        trial.set_user_attr("out", pipeline_cfg.out)
 
         def report(stage, epoch, row):
             if stage != 2:
@@ -229,7 +223,9 @@ def _objective(cfg: SweepConfig):
                 raise optuna.TrialPruned(f"stage 2 epoch {epoch}: val mIoU {value:.3f} below the median")
 
         start = time.perf_counter()
-        try:
+        try:  # a point the pipeline refuses (e.g. a probe longer than its epochs) or a run that raises
+            pipeline_cfg = trial_config(cfg, number, params)
+            trial.set_user_attr("out", pipeline_cfg.out)
             results = run(pipeline_cfg, resume=True, on_epoch=report if cfg.prune else None)
         except optuna.TrialPruned:
             raise
