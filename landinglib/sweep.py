@@ -326,7 +326,13 @@ def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
             _queue_grid(study, cfg)
         if not _work_left(study, cfg):
             break
-        study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(Exception,))
+        try:
+            study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(Exception,))
+        except ValueError as err:  # optuna refuses the result of a trial that is no longer running
+            if not str(err).startswith("Cannot tell a"):
+                raise
+            say("a trial of this process was ended by another process while it ran (its heartbeat came late); "
+                "its point is queued again")
         ran += 1
     rows = sweep_rows(study)
     (Path(cfg.out) / "sweep.json").write_text(json.dumps({"config": _jsonable(cfg), "trials": rows}, indent=2))

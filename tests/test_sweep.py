@@ -63,7 +63,7 @@ RUNNER = textwrap.dedent("""
     cfg = sweep.SweepConfig(out=out, grid={"lr": [1e-3], "batch_size": [int(b) for b in sys.argv[3].split(",")],
                                            "arch": ["ultra-fast"]},
                             base=pipeline.PipelineConfig.fast(size=64, crop=64, unseen=False), epochs1=1, epochs2=1,
-                            latency=False, heartbeat_s=1, grace_s=2)
+                            latency=False, heartbeat_s=1, grace_s=2 if mode == "die-in-second-trial" else 60)
     rows = sweep.run_sweep(cfg)
     sys.exit(1 if sweep.unfinished(rows) else 0)
 """)
@@ -113,6 +113,30 @@ def test_a_point_the_pipeline_refuses_fails_with_its_reason_and_the_base_recipe_
     bad = _config(tmp_path / "bad", batch_sizes=(2,), base=PipelineConfig.fast(epochs2=4, probe2=3))
     rows = sweep.run_sweep(bad, say=lambda l: None)
     assert rows[0]["state"] == "FAIL" and "classifier-only epochs must be fewer" in rows[0]["error"]
+
+
+def test_a_trial_another_process_ended_while_it_ran_does_not_end_this_process(tmp_path, monkeypatch):
+    """On an overloaded machine a trial's heartbeat can be late: another process marks it failed and queues its
+    point again, and optuna then refuses this process's result ("Cannot tell a FAIL trial"). The process goes on."""
+    import optuna
+
+    real, calls = optuna.study.Study.optimize, []
+
+    def late_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("Cannot tell a FAIL trial.")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.study.Study, "optimize", late_once)
+    monkeypatch.setattr(sweep, "run", lambda cfg, **kw: (_ for _ in ()).throw(optuna.TrialPruned("stop")))
+    said = []
+    rows = sweep.run_sweep(_config(tmp_path, batch_sizes=(2,)), say=said.append)
+    assert len(calls) == 2 and rows[0]["state"] == "PRUNED"
+    assert any("ended by another process" in line for line in said)
+    monkeypatch.setattr(optuna.study.Study, "optimize", lambda self, *a, **k: (_ for _ in ()).throw(ValueError("other")))
+    with pytest.raises(ValueError, match="other"):  # any other error still ends the command
+        sweep.run_sweep(_config(tmp_path / "b", batch_sizes=(2,)), say=said.append)
 
 
 def test_a_point_is_tried_at_most_max_attempts_times(tmp_path, monkeypatch):
