@@ -169,9 +169,16 @@ def plot_history(history: list[dict], title: str = "", axes=None):
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel("validation mIoU")
     axes[1].set_ylim(0, 1)
+    return _epoch_axes(axes, title)
+
+
+def _epoch_axes(axes, title: str, legend: bool = False):
+    """Finish a pair of per-epoch plots: grid, whole-number epochs, optional legend, the title."""
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
+        if legend:
+            ax.legend(fontsize=8)
     if title:
         axes[0].figure.suptitle(title)
     axes[0].figure.tight_layout()
@@ -191,13 +198,7 @@ def compare_histories(histories: dict[str, list[dict]], title: str = "", axes=No
     axes[1].set_ylim(0, 1)
     for ax in axes:
         ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    if title:
-        axes[0].figure.suptitle(title)
-    axes[0].figure.tight_layout()
-    return axes
+    return _epoch_axes(axes, title, legend=True)
 
 
 def show_predictions(model, dataset, indices, taxonomy: Taxonomy, size: float = 3.0):

@@ -108,6 +108,10 @@ def test_training_plots_and_predictions():
                {"epoch": 2, "train_loss": 0.5, "val_loss": 0.7, "val_miou": 0.5}]
     axes = viz.plot_history(history)
     assert len(axes[0].lines) == 2 and list(axes[1].lines[0].get_ydata()) == [0.3, 0.5]
+    other = [dict(h, val_miou=h["val_miou"] / 2) for h in history]
+    axes = viz.compare_histories({"from stage 0": history, "from random weights": other}, title="stage 1")
+    assert [t.get_text() for t in axes[1].get_legend().get_texts()] == ["from stage 0", "from random weights"]
+    assert list(axes[1].lines[1].get_ydata()) == [0.15, 0.25] and axes[0].figure._suptitle.get_text() == "stage 1"
     ax = viz.plot_class_iou([0.5, float("nan"), 1.0, 0.25], classes.LANDING, baseline=0.1)
     assert len(ax.patches) == 4 and "mIoU 0.583" in ax.get_legend().get_texts()[0].get_text()
     dataset = [(torch.zeros(3, 32, 32), torch.zeros(32, 32, dtype=torch.long))]
