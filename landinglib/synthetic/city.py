@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from . import textures as tx
+from .specs import BodySpec, FacadeSpec, RoofSpec, SurfaceSpec, WallSpec
 from .styles import CAR, CLUTTER, GRASS, ROAD, ROOF, SOIL, UNSEEN_FLAT_ROOFS, WATER, Style
 
 
@@ -27,17 +29,43 @@ class Prism:
     footprint: np.ndarray
     height: float
     code: int  # ROOF (a building: walls are FACADE), CAR or CLUTTER
-    roof: dict
-    wall: dict
+    roof: RoofSpec | BodySpec  # RoofSpec for buildings
+    wall: FacadeSpec | WallSpec  # FacadeSpec for buildings
+
+
+class Surface(NamedTuple):
+    """A patch of ground: a polygon (N, 2) metres and its material."""
+
+    polygon: np.ndarray
+    spec: SurfaceSpec
+
+
+class Marking(NamedTuple):
+    """One painted line on the ground (e.g. the dashes of a lane line): polygons (N, 2) metres in one colour."""
+
+    polygons: list[np.ndarray]
+    rgb: np.ndarray
+    opacity: float
+
+
+class Tree(NamedTuple):
+    """A tree standing at (x, y) metres: its crown radius and its height (metres)."""
+
+    x: float
+    y: float
+    radius: float
+    height: float
 
 
 @dataclass
 class World:
+    """Everything ``build_world`` lays out over ``extent``."""
+
     extent: tuple[float, float, float, float]  # x0, y0, x1, y1 (metres)
-    surfaces: list = field(default_factory=list)  # (polygon (N, 2) m, spec with "kind", "rgb", "code")
-    markings: list = field(default_factory=list)  # ([polygons (N, 2) m], rgb, opacity): one painted line
-    prisms: list = field(default_factory=list)
-    trees: list = field(default_factory=list)  # (x, y, crown radius m, height m)
+    surfaces: list[Surface] = field(default_factory=list)  # painted in order: later ones cover earlier ones
+    markings: list[Marking] = field(default_factory=list)
+    prisms: list[Prism] = field(default_factory=list)
+    trees: list[Tree] = field(default_factory=list)
 
 
 @dataclass
@@ -70,17 +98,18 @@ class _Builder:
         self.pavement = style.pavements[int(rng.integers(len(style.pavements)))]  # this town's favourite
 
     # --- surfaces -------------------------------------------------------------------------
-    def surface(self, poly, kind: str, code: int, angle: float = 0.0, **extra) -> dict:
+    def surface(self, poly, kind: str, code: int, angle: float = 0.0, stripe: float | None = None,
+                rgb2: np.ndarray | None = None) -> None:
         rng = self.rng
-        spec = dict(kind=kind, rgb=tx.surface_color(kind, rng), code=code, angle=angle,
-                    salt=int(rng.integers(1 << 20)), stains=rng.uniform(0, 0.35), **extra)
-        if kind in ("tiles", "checker45") and "rgb2" not in spec:
-            spec["two_tone"] = kind == "checker45" or rng.random() < 0.35
-            spec["rgb2"] = tx.surface_color(kind, rng)
-        self.w.surfaces.append((np.asarray(poly, float), spec))
-        return spec
+        rgb, salt, stains = tx.surface_color(kind, rng), int(rng.integers(1 << 20)), rng.uniform(0, 0.35)
+        two_tone = False
+        if kind in ("tiles", "checker45") and rgb2 is None:
+            two_tone = kind == "checker45" or rng.random() < 0.35
+            rgb2 = tx.surface_color(kind, rng)
+        spec = SurfaceSpec(kind, rgb, code, angle, salt, stains, two_tone, rgb2, stripe)
+        self.w.surfaces.append(Surface(np.asarray(poly, float), spec))
 
-    def paved(self, poly, angle: float, *prefer: str) -> dict:
+    def paved(self, poly, angle: float, *prefer: str) -> None:
         """Paved ground (Road in UDD6). ``prefer``: kinds that suit the place ("asphalt" is always
         allowed); others are replaced by the style's pavements, so held-out families stay held out."""
         rng, allowed = self.rng, self.style.pavements
@@ -89,11 +118,11 @@ class _Builder:
             kind = options[int(rng.integers(len(options)))]
         else:
             kind = self.pavement if rng.random() < 0.6 else allowed[int(rng.integers(len(allowed)))]
-        return self.surface(poly, kind, ROAD, angle)
+        self.surface(poly, kind, ROAD, angle)
 
-    def green(self, poly, angle: float) -> dict:
-        return self.surface(poly, "lawn" if self.rng.random() < 0.6 else "meadow", GRASS, angle,
-                            stripe=self.rng.uniform(0.8, 1.6))
+    def green(self, poly, angle: float) -> None:
+        self.surface(poly, "lawn" if self.rng.random() < 0.6 else "meadow", GRASS, angle,
+                     stripe=self.rng.uniform(0.8, 1.6))
 
     def mark(self, polys: list, rgb=None, opacity=None) -> None:
         """Paint on the ground: a group of polygons (e.g. the dashes of one lane line) in one colour."""
@@ -102,8 +131,8 @@ class _Builder:
             return
         rgb = rgb if rgb is not None else (tx.hsv(0, 0, rng.uniform(0.8, 0.95)) if rng.random() < 0.75
                                            else tx.hsv(rng.uniform(40, 52), rng.uniform(0.5, 0.8), 0.85))
-        self.w.markings.append(([np.asarray(p, float) for p in polys], rgb,
-                                rng.uniform(0.35, 1.0) if opacity is None else opacity))
+        self.w.markings.append(Marking([np.asarray(p, float) for p in polys], rgb,
+                                       rng.uniform(0.35, 1.0) if opacity is None else opacity))
 
     # --- objects --------------------------------------------------------------------------
     def building(self, poly, storeys: int, roof: str | None = None) -> Prism | None:
@@ -120,15 +149,15 @@ class _Builder:
             if self.style.unseen_roof_p and rng.random() < self.style.unseen_roof_p:
                 pool = UNSEEN_FLAT_ROOFS
             material = pool[int(rng.integers(len(pool)))]
-            spec = dict(shape="flat", material=material, rgb=tx.roof_color(material, rng),
-                        parapet=rng.uniform(0.25, 0.7) if rng.random() < 0.8 else 0.0,
-                        parapet_rgb=tx.roof_color("concrete", rng), hvac=int(rng.integers(0, 9)),
-                        tanks=int(rng.integers(0, 3)) if rng.random() < 0.4 else 0,
-                        solar=rng.random() < 0.2, skylights=int(rng.integers(0, 5)) if rng.random() < 0.3 else 0,
-                        stains=rng.uniform(0, 0.45), salt=int(rng.integers(1 << 20)))
+            spec = RoofSpec(shape="flat", material=material, rgb=tx.roof_color(material, rng),
+                            parapet=rng.uniform(0.25, 0.7) if rng.random() < 0.8 else 0.0,
+                            parapet_rgb=tx.roof_color("concrete", rng), hvac=int(rng.integers(0, 9)),
+                            tanks=int(rng.integers(0, 3)) if rng.random() < 0.4 else 0,
+                            solar=rng.random() < 0.2, skylights=int(rng.integers(0, 5)) if rng.random() < 0.3 else 0,
+                            stains=rng.uniform(0, 0.45), salt=int(rng.integers(1 << 20)))
         else:
-            spec = dict(shape=roof, material="tiles", rgb=tx.roof_color("tiles", rng), pitch=rng.uniform(25, 40),
-                        salt=int(rng.integers(1 << 20)))
+            spec = RoofSpec(shape=roof, material="tiles", rgb=tx.roof_color("tiles", rng),
+                            pitch=rng.uniform(25, 40), salt=int(rng.integers(1 << 20)))
         prism = Prism(np.asarray(poly, float), height, ROOF, spec, tx.facade_spec(rng, storeys))
         self.w.prisms.append(prism)
         return prism
@@ -144,13 +173,13 @@ class _Builder:
         poly = np.array([c - u * length / 2 - v * width / 2, c + u * length / 2 - v * width / 2,
                          c + u * length / 2 + v * width / 2, c - u * length / 2 + v * width / 2])
         rgb = tx.car_color(rng) if not big or rng.random() < 0.5 else tx.hsv(0, 0, rng.uniform(0.7, 0.95))
-        self.w.prisms.append(Prism(poly, height, CAR, dict(shape="car", rgb=rgb, big=big), dict(rgb=rgb * 0.7)))
+        self.w.prisms.append(Prism(poly, height, CAR, BodySpec(rgb, big), WallSpec(rgb * 0.7)))
 
     def box(self, block: _Block, a, b, length, width, height) -> None:
         """A shed, kiosk or container: Other in UDD6, Clutter in DroneDeploy."""
         rgb = tx.hsv(self.rng.uniform(0, 360), self.rng.uniform(0, 0.5), self.rng.uniform(0.3, 0.85))
         self.w.prisms.append(Prism(block.rect(a, b, a + length, b + width), height, CLUTTER,
-                                   dict(shape="box", rgb=rgb), dict(rgb=rgb * 0.75)))
+                                   BodySpec(rgb), WallSpec(rgb * 0.75)))
 
     def far(self, xy) -> bool:
         if self.detail is None:
@@ -165,7 +194,7 @@ class _Builder:
         if self.far((x, y)):
             return
         r = rng.uniform(1.2, 2.2) if small else rng.uniform(2.0, 5.0)
-        self.w.trees.append((float(x), float(y), r, r * rng.uniform(1.6, 2.8) + rng.uniform(1, 4)))
+        self.w.trees.append(Tree(float(x), float(y), r, r * rng.uniform(1.6, 2.8) + rng.uniform(1, 4)))
 
     def storeys(self, lo: int, hi: int) -> int:
         return int(self.rng.integers(lo, hi + 1))

@@ -21,7 +21,8 @@ import numpy as np
 from . import textures as tx
 from .textures import SHIFT, to_fixed
 from .camera import Camera
-from .city import World
+from .city import Prism, Tree, World
+from .specs import SurfaceSpec
 from .styles import CAR, FACADE, ROOF, SKY, SOIL, TREE, Style
 
 
@@ -132,9 +133,9 @@ def _ground(world: World, m: _Map, fields: dict, rng):
     Surfaces are filled, in order, into a map of surface numbers (the last one painted wins);
     one stable sort of that map then gives every surface its pixels, each textured once."""
     ids = np.zeros((m.h, m.w), np.uint16)  # 0: no surface; k: world.surfaces[k - 1]
-    for k, (poly, _) in enumerate(world.surfaces, 1):
-        if m.window(poly) is not None:
-            m.mask(poly, ids, k)
+    for k, surface in enumerate(world.surfaces, 1):
+        if m.window(surface.polygon) is not None:
+            m.mask(surface.polygon, ids, k)
     flat = ids.ravel()
     order = np.argsort(flat, kind="stable")  # pixels grouped by surface, in raster order
     bounds = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=len(world.surfaces) + 1))])
@@ -142,19 +143,18 @@ def _ground(world: World, m: _Map, fields: dict, rng):
     sem = np.full(m.h * m.w, SOIL, np.uint8)
     rgb = np.dtype((np.void, 12))  # one pixel's three float32 as one item: a 1-D scatter is 4x faster
 
-    def texture(spec, code, idx):
+    def texture(spec: SurfaceSpec, idx):
         ys, xs = np.divmod(idx, m.w)
         pixels = tx.surface_texture(spec, *m.coords(ys, xs), _at(fields, idx), m.ppm)
         albedo.view(rgb).ravel()[idx] = np.ascontiguousarray(pixels).view(rgb).ravel()
-        sem[idx] = code
+        sem[idx] = spec.code
 
     for k in range(1, len(world.surfaces) + 1):
         if bounds[k + 1] > bounds[k]:
-            spec = world.surfaces[k - 1][1]
-            texture(spec, spec["code"], order[bounds[k]:bounds[k + 1]])
+            texture(world.surfaces[k - 1].spec, order[bounds[k]:bounds[k + 1]])
     if bounds[1]:  # whatever no surface covers: bare ground, smooth or rough
-        base = dict(kind=rng.choice(["meadow", "soil"]), rgb=tx.surface_color("soil", rng), angle=0.0)
-        texture(base, SOIL, order[:bounds[1]])
+        bare = SurfaceSpec(kind=rng.choice(["meadow", "soil"]), rgb=tx.surface_color("soil", rng), code=SOIL)
+        texture(bare, order[:bounds[1]])
     albedo, sem = albedo.reshape(m.h, m.w, 3), sem.reshape(m.h, m.w)
     if world.markings:  # paint, worn away in places
         paint = np.zeros_like(albedo)
@@ -185,13 +185,13 @@ def _roof_layer(world: World, m: _Map, fields: dict, rng, light: Light) -> np.nd
         if prism.code == ROOF:
             layer[ys, xs] = tx.roof_texture(spec, prism.footprint, xx, yy, _at(fields, ys * m.w + xs), light.elevation,
                                             light.azimuth)
-            if spec["shape"] == "flat":
+            if spec.shape == "flat":
                 tx.roof_details(layer, prism.footprint, spec, m, rng, s_vec)
         else:
-            rgb = np.asarray(spec["rgb"], np.float32)
+            rgb = np.asarray(spec.rgb, np.float32)
             layer[ys, xs] = rgb * (1 + 0.06 * fields["fine"][ys, xs, None])
             if prism.code == CAR:
-                tx.car_details(layer, prism.footprint, rgb, m, spec.get("big", False))
+                tx.car_details(layer, prism.footprint, rgb, m, spec.big)
     return layer
 
 
@@ -284,7 +284,7 @@ def _outward_normals(fp: np.ndarray) -> np.ndarray:
     return np.where(flip, -n, n)
 
 
-def _draw_prism(prism, cam: Camera, m: _Map, roof_lit, img, sem, hmap, light: Light, rng) -> None:
+def _draw_prism(prism: Prism, cam: Camera, m: _Map, roof_lit, img, sem, hmap, light: Light, rng) -> None:
     h, w = img.shape[:2]
     fp = prism.footprint
     corners = np.zeros((8, 3))
@@ -323,7 +323,7 @@ def _draw_prism(prism, cam: Camera, m: _Map, roof_lit, img, sem, hmap, light: Li
                 warped = _warp_into(tex, H, fwin)
                 _paste(img, sem, hmap, quad, warped, FACADE, prism.height / 2, fwin)
             else:  # vehicles and boxes: plain sides
-                colour = np.asarray(prism.wall["rgb"], np.float32) * shade * tint
+                colour = np.asarray(prism.wall.rgb, np.float32) * shade * tint
                 pts = [to_fixed(quad)]
                 cv2.fillPoly(img, pts, tuple(float(c) for c in colour), cv2.LINE_8, SHIFT)
                 cv2.fillPoly(sem, pts, int(prism.code), cv2.LINE_8, SHIFT)
@@ -337,7 +337,7 @@ def _draw_prism(prism, cam: Camera, m: _Map, roof_lit, img, sem, hmap, light: Li
     _paste(img, sem, hmap, top_uv, roof, prism.code, prism.height, twin)
 
 
-def _draw_tree(tree, cam: Camera, img, sem, hmap, light: Light, rng) -> None:
+def _draw_tree(tree: Tree, cam: Camera, img, sem, hmap, light: Light, rng) -> None:
     x, y, r, th = tree
     centre = np.array([[x, y, th - r * 0.7]])
     sun = -np.array([math.cos(light.azimuth), math.sin(light.azimuth), 0.0])  # towards the sun
@@ -401,7 +401,7 @@ def project(world: World, cam: Camera, m: _Map, ground_lit, ground_sem, roof_lit
             img[sky] = _sky(cam, rays, light, rng)[sky]
             sem[sky] = SKY
     objects = [("prism", p, p.footprint.mean(0), p.height) for p in world.prisms] + \
-              [("tree", t, np.array(t[:2]), t[3]) for t in world.trees]
+              [("tree", t, np.array([t.x, t.y]), t.height) for t in world.trees]
     if cam.kind == "perspective":
         key = [-float(np.linalg.norm(c - cam.pos[:2])) for _, _, c, _ in objects]
     else:
