@@ -12,6 +12,7 @@ import math
 import cv2
 import numpy as np
 
+from . import styles as st
 from .specs import FacadeSpec, RoofSpec, SurfaceSpec
 
 
@@ -65,74 +66,49 @@ def _lines(frac: np.ndarray, width: float) -> np.ndarray:
     return (d < width / 2).astype(np.float32)
 
 
-# --- colours: wide ranges per material (domain randomisation) ---------------------------
-SURFACE_HSV = {  # kind: (hue degrees, saturation, value) ranges
-    "lawn": ((65, 115), (0.3, 0.65), (0.28, 0.55)),
-    "meadow": ((45, 100), (0.25, 0.55), (0.3, 0.55)),
-    "soil": ((18, 42), (0.18, 0.5), (0.3, 0.62)),
-    "gravel": ((20, 50), (0, 0.12), (0.5, 0.78)),
-    "field": ((35, 100), (0.3, 0.6), (0.35, 0.6)),
-    "water": ((160, 215), (0.2, 0.55), (0.18, 0.42)),
-    "pool": ((178, 200), (0.4, 0.75), (0.6, 0.88)),
-}
+# --- colours: wide ranges per material (domain randomisation; the ranges are in styles) ---
+def random_hsv(rng: np.random.Generator, ranges: st.HSV) -> np.ndarray:
+    """A colour whose hue, saturation and value are each fixed or drawn from a (lo, hi) range, in that order."""
+    return hsv(*(rng.uniform(*c) if isinstance(c, tuple) else c for c in ranges))
+
+
+def paint_color(rng: np.random.Generator, paint: st.Paint) -> np.ndarray:
+    """A colour of one of ``paint``'s hues, varied."""
+    return hsv(rng.choice(paint.hues) + rng.uniform(*paint.hue_jitter), rng.uniform(*paint.saturation),
+               rng.uniform(*paint.value))
+
 
 def surface_color(kind: str, rng: np.random.Generator) -> np.ndarray:
     """A random base colour for a ground material ``kind``."""
-    u = rng.uniform
-    if kind == "asphalt":
-        return hsv(u(0, 360), u(0, 0.09), u(0.2, 0.46))
-    if kind in ("slabs", "concrete"):
-        return hsv(u(20, 55), u(0, 0.14), u(0.48, 0.8))
-    if kind in ("tiles", "bricks", "cobbles", "checker45"):
-        family = rng.integers(3)
-        if family == 0:  # red-brown clay
-            return hsv(u(0, 28), u(0.25, 0.55), u(0.35, 0.65))
-        if family == 1:  # grey
-            return hsv(u(0, 360), u(0, 0.08), u(0.35, 0.72))
-        return hsv(u(28, 48), u(0.12, 0.35), u(0.45, 0.75))  # sand, beige
-    if kind in SURFACE_HSV:
-        return hsv(*(u(*r) for r in SURFACE_HSV[kind]))
+    if kind in st.PAVER_KINDS:
+        return random_hsv(rng, st.PAVER_HSV[int(rng.integers(len(st.PAVER_HSV)))])
+    kind = "slabs" if kind == "concrete" else kind  # concrete ground is coloured like slabs
+    if kind in st.SURFACE_HSV:
+        return random_hsv(rng, st.SURFACE_HSV[kind])
     raise ValueError(f"unknown surface kind {kind!r}")
 
 
 def roof_color(kind: str, rng: np.random.Generator) -> np.ndarray:
-    """A random base colour for a roof material."""
-    u = rng.uniform
-    table = {
-        "concrete": lambda: hsv(u(20, 50), u(0, 0.12), u(0.45, 0.75)),
-        "bitumen": lambda: hsv(u(0, 360), u(0, 0.1), u(0.15, 0.35)),
-        "gravel": lambda: hsv(u(20, 45), u(0.02, 0.15), u(0.5, 0.8)),
-        "membrane": lambda: hsv(u(0, 360), u(0, 0.06), u(0.72, 0.95)),
-        "metal": lambda: hsv(u(0, 360), u(0, 0.1), u(0.5, 0.85)),
-        "corrugated": lambda: hsv(rng.choice([5, 120, 205, 215]) + u(-10, 10), u(0.35, 0.7), u(0.4, 0.75)),
-        "painted": lambda: hsv(u(0, 360), u(0.3, 0.6), u(0.45, 0.75)),
-        "tiles": lambda: (hsv(u(5, 25), u(0.4, 0.7), u(0.35, 0.65)) if rng.random() < 0.6
-                          else hsv(u(180, 230), u(0.02, 0.2), u(0.22, 0.5))),
-    }
-    return table[kind]()
+    """A random base colour for a roof material (a flat roof's, or "tiles" for a pitched roof)."""
+    if kind == "corrugated":
+        return paint_color(rng, st.CORRUGATED_PAINT)
+    if kind == "tiles":
+        return random_hsv(rng, st.CLAY_TILES_HSV if rng.random() < st.CLAY_TILES_P else st.SLATE_HSV)
+    return random_hsv(rng, st.FLAT_ROOF_HSV[kind])
 
 
 def wall_color(rng: np.random.Generator) -> np.ndarray:
-    u = rng.uniform
-    family = rng.integers(4)
-    if family == 0:
-        return hsv(u(25, 50), u(0.05, 0.25), u(0.6, 0.9))  # beige, cream
-    if family == 1:
-        return hsv(u(0, 360), u(0, 0.05), u(0.55, 0.95))  # white, grey
-    if family == 2:
-        return hsv(u(5, 25), u(0.3, 0.6), u(0.35, 0.6))  # brick
-    return hsv(u(0, 360), u(0.1, 0.35), u(0.5, 0.85))  # painted
+    """A random facade colour from one of the wall families."""
+    return random_hsv(rng, st.WALL_HSV[int(rng.integers(len(st.WALL_HSV)))])
 
 
 def car_color(rng: np.random.Generator) -> np.ndarray:
+    """A random car colour: white, black, silver or grey, or a paint."""
     r = rng.random()
-    if r < 0.35:
-        return hsv(0, 0, rng.uniform(0.82, 0.97))
-    if r < 0.55:
-        return hsv(0, 0, rng.uniform(0.06, 0.16))
-    if r < 0.86:
-        return hsv(rng.uniform(0, 360), rng.uniform(0, 0.06), rng.uniform(0.45, 0.7))
-    return hsv(rng.choice([0, 215, 30, 120]) + rng.uniform(-12, 12), rng.uniform(0.4, 0.75), rng.uniform(0.3, 0.7))
+    for below, colour in st.CAR_COLOURS:
+        if r < below:
+            return random_hsv(rng, colour)
+    return paint_color(rng, st.CAR_PAINT)
 
 
 # --- ground textures ----------------------------------------------------------------------
@@ -288,22 +264,22 @@ def roof_details(layer, footprint, spec: RoofSpec, m, rng: np.random.Generator, 
     def spot(size):
         room = np.maximum(half - size / 2 - 0.8, 0.1)
         return c + u * rng.uniform(-room[0], room[0]) + v * rng.uniform(-room[1], room[1])
-    items = []
+    items = []  # (kind, centre, size, colour, height)
     for _ in range(spec.hvac):
-        size = np.array([rng.uniform(1.2, 4.5), rng.uniform(1.0, 3.0)])
-        items.append(("box", spot(size), size, hsv(0, 0, rng.uniform(0.55, 0.92)), rng.uniform(0.8, 2.0)))
+        size = np.array(st.uniform_each(rng, st.HVAC_SIZE_M))
+        items.append(("box", spot(size), size, random_hsv(rng, st.HVAC_HSV), rng.uniform(*st.HVAC_HEIGHT_M)))
     for _ in range(spec.tanks):
-        r = rng.uniform(0.8, 2.0)
-        items.append(("tank", spot(np.array([2 * r, 2 * r])), np.array([r, r]), hsv(rng.uniform(0, 360),
-                      rng.uniform(0, 0.4), rng.uniform(0.4, 0.9)), rng.uniform(1.5, 3)))
+        r = rng.uniform(*st.TANK_RADIUS_M)
+        items.append(("tank", spot(np.array([2 * r, 2 * r])), np.array([r, r]), random_hsv(rng, st.TANK_HSV),
+                      rng.uniform(*st.TANK_HEIGHT_M)))
     for _ in range(spec.skylights):
-        size = np.array([rng.uniform(1, 3), rng.uniform(1, 3)])
-        items.append(("flat", spot(size), size, hsv(rng.uniform(180, 220), 0.15, rng.uniform(0.6, 0.95)), 0))
+        size = np.array(st.uniform_each(rng, st.SKYLIGHT_SIZE_M))
+        items.append(("flat", spot(size), size, random_hsv(rng, st.SKYLIGHT_HSV), 0))
     if spec.solar and half.min() > 4:
         rows = int(half[1] * 2 // 2.4) - 1
         for r in range(max(rows, 0)):
             at = c + v * (-half[1] + 1.8 + r * 2.4)
-            items.append(("flat", at, np.array([half[0] * 1.5, 1.1]), hsv(rng.uniform(215, 235), 0.5, 0.28), 0.5))
+            items.append(("flat", at, np.array([half[0] * 1.5, 1.1]), random_hsv(rng, st.SOLAR_PANEL_HSV), 0.5))
     for kind, at, size, rgb, height in items:
         shape = _box(at, u, *size) if kind != "tank" else at + np.stack(
             [np.cos(t := np.linspace(0, 2 * math.pi, 14, endpoint=False)), np.sin(t)], 1) * size[0]
@@ -363,9 +339,9 @@ def facade_texture(width_m: float, height_m: float, spec: FacadeSpec, ppm: float
 def facade_spec(rng: np.random.Generator, storeys: int) -> FacadeSpec:
     """The walls of a building of ``storeys`` floors (curtain walls only on tall ones)."""
     u = rng.uniform
-    curtain = storeys >= 6 and rng.random() < 0.15
+    curtain = storeys >= 6 and rng.random() < st.CURTAIN_WALL_P
     return FacadeSpec(
-        rgb=wall_color(rng), glass=hsv(u(190, 225), u(0.05, 0.35), u(0.15, 0.45)),
-        floor_height=u(2.8, 3.6), bay_width=u(2.4, 4.2), window_width=u(0.35, 0.7), window_height=u(0.35, 0.6),
-        curtain=curtain, balconies=rng.random() < 0.3,
+        rgb=wall_color(rng), glass=random_hsv(rng, st.GLASS_HSV), floor_height=u(*st.FLOOR_SPACING_M),
+        bay_width=u(*st.BAY_WIDTH_M), window_width=u(*st.WINDOW_WIDTH_SHARE), window_height=u(*st.WINDOW_HEIGHT_SHARE),
+        curtain=curtain, balconies=rng.random() < st.BALCONIES_P,
     )
