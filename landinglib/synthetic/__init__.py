@@ -118,17 +118,18 @@ def swatch(kind: str, seed: int = 0, size: int = 160, ppm: float = 20.0) -> np.n
     "lawn", "meadow", "soil", "gravel", "field", "water", "pool") or "roof:<material>" for a flat
     roof ("roof:concrete", "roof:gravel", ..., "roof:corrugated", "roof:painted")."""
     from . import textures as tx
+    from .specs import RoofSpec, SurfaceSpec
 
     rng = np.random.default_rng(seed)
 
     def albedo_of(xx, yy, fields, ppm):  # called after the noise fields are drawn
         if kind.startswith("roof:"):
             name = kind.split(":", 1)[1]
-            spec = dict(shape="flat", material=name, rgb=tx.roof_color(name, rng), stains=0.3)
+            spec = RoofSpec(shape="flat", material=name, rgb=tx.roof_color(name, rng), stains=0.3)
             square = np.array([[0, 0], [size / ppm, 0], [size / ppm, size / ppm], [0, size / ppm]])
             return tx.roof_texture(spec, square, xx, yy, fields, math.radians(45), 0.0)
-        spec = dict(kind=kind, rgb=tx.surface_color(kind, rng), angle=0.3, salt=seed, stains=0.2,
-                    two_tone=kind == "checker45", rgb2=tx.surface_color(kind, rng))
+        spec = SurfaceSpec(kind=kind, rgb=tx.surface_color(kind, rng), angle=0.3, salt=seed, stains=0.2,
+                           two_tone=kind == "checker45", rgb2=tx.surface_color(kind, rng))
         return tx.surface_texture(spec, xx, yy, fields, ppm)
 
     return material(albedo_of, size, ppm, rng)

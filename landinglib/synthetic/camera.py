@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import styles as st
 from .styles import Style
 
 
@@ -111,21 +112,21 @@ def make_camera(style: Style, rng: np.random.Generator, height: int, width: int)
     if style.camera == "ortho":
         ppm = 1.0 / rng.uniform(*style.gsd_m)
         return Camera(height, width, "ortho", ppm=ppm, origin=np.array([-width / 2, -height / 2]) / ppm)
-    hfov = math.radians(rng.uniform(60, 84))
+    hfov = math.radians(rng.uniform(*st.FIELD_OF_VIEW_DEG))
     f = (width / 2) / math.tan(hfov / 2)
     half_v = math.atan((height / 2) / f)
     view = ("nadir", "oblique", "horizon")[int(rng.choice(3, p=np.array(style.views) / sum(style.views)))]
     gsd = math.exp(rng.uniform(math.log(style.gsd_m[0]), math.log(style.gsd_m[1])))
     if view == "nadir":
-        tilt = math.radians(rng.uniform(0, 8))
+        tilt = math.radians(rng.uniform(*st.NADIR_TILT_DEG))
         altitude = gsd * f
     elif view == "oblique":
-        tilt = math.radians(rng.uniform(15, 50))
+        tilt = math.radians(rng.uniform(*st.OBLIQUE_TILT_DEG))
         altitude = gsd * f * math.cos(tilt)
     else:  # far enough up that the top of the frame shows the horizon and sky
-        tilt = math.pi / 2 - half_v + math.radians(rng.uniform(4, 13))
-        altitude = rng.uniform(40, 150)
-    altitude = max(altitude, 18.0)
-    R = _rotation(rng.uniform(0, 2 * math.pi), tilt, math.radians(rng.normal(0, 1.5)))
+        tilt = math.pi / 2 - half_v + math.radians(rng.uniform(*st.HORIZON_TILT_DEG))
+        altitude = rng.uniform(*st.HORIZON_ALTITUDE_M)
+    altitude = max(altitude, st.MIN_ALTITUDE_M)
+    R = _rotation(rng.uniform(*st.HEADING_RAD), tilt, math.radians(rng.normal(0, st.ROLL_SIGMA_DEG)))
     return Camera(height, width, "perspective", f=f, pos=np.array([0.0, 0.0, altitude]), R=R, view=view,
                   tilt_deg=math.degrees(tilt))

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from . import styles as st
 from . import textures as tx
 from .textures import SHIFT, to_fixed
 from .camera import Camera
-from .city import World
+from .city import Prism, Tree, World
+from .specs import SurfaceSpec
 from .styles import CAR, FACADE, ROOF, SKY, SOIL, TREE, Style
 
 
@@ -44,17 +46,15 @@ class Light:
 
 
 def make_light(style: Style, rng: np.random.Generator) -> Light:
+    """A random light of one of ``style``'s lightings (its ranges: ``styles.LIGHT_RANGES``)."""
     kind = style.lightings[int(rng.integers(len(style.lightings)))]
-    u = rng.uniform
-    elevation = {"sunny": (25, 72), "hazy": (20, 60), "overcast": (30, 80), "golden": (7, 16)}[kind]
-    shadow = {"sunny": (0.28, 0.5), "hazy": (0.45, 0.65), "overcast": (0.8, 0.92), "golden": (0.22, 0.4)}[kind]
-    visibility = {"sunny": (900, 5000), "hazy": (600, 1500), "overcast": (500, 2500), "golden": (500, 2500)}[kind]
-    warm = u(-0.06, 0.1) if kind != "golden" else u(0.18, 0.35)
-    sun = np.array([1 + warm, 1.0, 1 - 1.3 * warm], np.float32) * (u(0.85, 1.0) if kind == "overcast" else 1.0)
-    shadow_rgb = np.array([0.92, 0.98, 1.12], np.float32) if kind != "overcast" else np.ones(3, np.float32)
-    haze = tx.hsv(u(195, 220), u(0.03, 0.18), u(0.75, 0.95)) if kind != "golden" else tx.hsv(u(25, 40), u(0.15, 0.35), u(0.8, 0.95))
-    return Light(kind, math.radians(u(*elevation)), u(0, 2 * math.pi), sun, u(*shadow), shadow_rgb, haze,
-                 u(*visibility))
+    r, u = st.LIGHT_RANGES[kind], rng.uniform
+    warm = u(*r.warmth)
+    sun = np.array([1 + warm, 1.0, 1 - 1.3 * warm], np.float32) * (u(*r.strength) if r.strength else 1.0)
+    shadow_rgb = np.array(r.shadow_tint, np.float32)
+    haze = tx.random_hsv(rng, r.haze_hsv)
+    return Light(kind, math.radians(u(*r.sun_elevation_deg)), u(*st.SUN_AZIMUTH_RAD), sun, u(*r.shadow), shadow_rgb,
+                 haze, u(*r.visibility_m))
 
 
 class _Map:
@@ -132,9 +132,9 @@ def _ground(world: World, m: _Map, fields: dict, rng):
     Surfaces are filled, in order, into a map of surface numbers (the last one painted wins);
     one stable sort of that map then gives every surface its pixels, each textured once."""
     ids = np.zeros((m.h, m.w), np.uint16)  # 0: no surface; k: world.surfaces[k - 1]
-    for k, (poly, _) in enumerate(world.surfaces, 1):
-        if m.window(poly) is not None:
-            m.mask(poly, ids, k)
+    for k, surface in enumerate(world.surfaces, 1):
+        if m.window(surface.polygon) is not None:
+            m.mask(surface.polygon, ids, k)
     flat = ids.ravel()
     order = np.argsort(flat, kind="stable")  # pixels grouped by surface, in raster order
     bounds = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=len(world.surfaces) + 1))])
@@ -142,19 +142,18 @@ def _ground(world: World, m: _Map, fields: dict, rng):
     sem = np.full(m.h * m.w, SOIL, np.uint8)
     rgb = np.dtype((np.void, 12))  # one pixel's three float32 as one item: a 1-D scatter is 4x faster
 
-    def texture(spec, code, idx):
+    def texture(spec: SurfaceSpec, idx):
         ys, xs = np.divmod(idx, m.w)
         pixels = tx.surface_texture(spec, *m.coords(ys, xs), _at(fields, idx), m.ppm)
         albedo.view(rgb).ravel()[idx] = np.ascontiguousarray(pixels).view(rgb).ravel()
-        sem[idx] = code
+        sem[idx] = spec.code
 
     for k in range(1, len(world.surfaces) + 1):
         if bounds[k + 1] > bounds[k]:
-            spec = world.surfaces[k - 1][1]
-            texture(spec, spec["code"], order[bounds[k]:bounds[k + 1]])
+            texture(world.surfaces[k - 1].spec, order[bounds[k]:bounds[k + 1]])
     if bounds[1]:  # whatever no surface covers: bare ground, smooth or rough
-        base = dict(kind=rng.choice(["meadow", "soil"]), rgb=tx.surface_color("soil", rng), angle=0.0)
-        texture(base, SOIL, order[:bounds[1]])
+        bare = SurfaceSpec(kind=rng.choice(st.FALLBACK_GROUND_KINDS), rgb=tx.surface_color("soil", rng), code=SOIL)
+        texture(bare, order[:bounds[1]])
     albedo, sem = albedo.reshape(m.h, m.w, 3), sem.reshape(m.h, m.w)
     if world.markings:  # paint, worn away in places
         paint = np.zeros_like(albedo)
@@ -185,13 +184,13 @@ def _roof_layer(world: World, m: _Map, fields: dict, rng, light: Light) -> np.nd
         if prism.code == ROOF:
             layer[ys, xs] = tx.roof_texture(spec, prism.footprint, xx, yy, _at(fields, ys * m.w + xs), light.elevation,
                                             light.azimuth)
-            if spec["shape"] == "flat":
+            if spec.shape == "flat":
                 tx.roof_details(layer, prism.footprint, spec, m, rng, s_vec)
         else:
-            rgb = np.asarray(spec["rgb"], np.float32)
+            rgb = np.asarray(spec.rgb, np.float32)
             layer[ys, xs] = rgb * (1 + 0.06 * fields["fine"][ys, xs, None])
             if prism.code == CAR:
-                tx.car_details(layer, prism.footprint, rgb, m, spec.get("big", False))
+                tx.car_details(layer, prism.footprint, rgb, m, spec.big)
     return layer
 
 
@@ -284,7 +283,7 @@ def _outward_normals(fp: np.ndarray) -> np.ndarray:
     return np.where(flip, -n, n)
 
 
-def _draw_prism(prism, cam: Camera, m: _Map, roof_lit, img, sem, hmap, light: Light, rng) -> None:
+def _draw_prism(prism: Prism, cam: Camera, m: _Map, roof_lit, img, sem, hmap, light: Light, rng) -> None:
     h, w = img.shape[:2]
     fp = prism.footprint
     corners = np.zeros((8, 3))
@@ -323,7 +322,7 @@ def _draw_prism(prism, cam: Camera, m: _Map, roof_lit, img, sem, hmap, light: Li
                 warped = _warp_into(tex, H, fwin)
                 _paste(img, sem, hmap, quad, warped, FACADE, prism.height / 2, fwin)
             else:  # vehicles and boxes: plain sides
-                colour = np.asarray(prism.wall["rgb"], np.float32) * shade * tint
+                colour = np.asarray(prism.wall.rgb, np.float32) * shade * tint
                 pts = [to_fixed(quad)]
                 cv2.fillPoly(img, pts, tuple(float(c) for c in colour), cv2.LINE_8, SHIFT)
                 cv2.fillPoly(sem, pts, int(prism.code), cv2.LINE_8, SHIFT)
@@ -337,7 +336,7 @@ def _draw_prism(prism, cam: Camera, m: _Map, roof_lit, img, sem, hmap, light: Li
     _paste(img, sem, hmap, top_uv, roof, prism.code, prism.height, twin)
 
 
-def _draw_tree(tree, cam: Camera, img, sem, hmap, light: Light, rng) -> None:
+def _draw_tree(tree: Tree, cam: Camera, img, sem, hmap, light: Light, rng) -> None:
     x, y, r, th = tree
     centre = np.array([[x, y, th - r * 0.7]])
     sun = -np.array([math.cos(light.azimuth), math.sin(light.azimuth), 0.0])  # towards the sun
@@ -353,10 +352,10 @@ def _draw_tree(tree, cam: Camera, img, sem, hmap, light: Light, rng) -> None:
         return
     to_sun = uv[2] - c
     to_sun = to_sun / (np.linalg.norm(to_sun) + 1e-9)
-    foliage = tx.hsv(rng.uniform(70, 135), rng.uniform(0.3, 0.7), rng.uniform(0.16, 0.38))
-    n = int(rng.integers(5, 12))
-    offsets = rng.normal(0, 0.35, (n, 2)) * rad
-    radii = rad * rng.uniform(0.35, 0.6, n)
+    foliage = tx.random_hsv(rng, st.FOLIAGE_HSV)
+    n = st.count(rng, st.CROWN_CLUMPS)
+    offsets = rng.normal(0, st.CLUMP_SPREAD_SIGMA, (n, 2)) * rad
+    radii = rad * rng.uniform(*st.CLUMP_RADIUS_SHARE, n)
     toward = offsets @ to_sun
     order = np.argsort(toward)  # shaded side first, lit side on top
     lit = np.clip(0.5 + 0.5 * toward / max(rad * 0.5, 1e-6), 0, 1)
@@ -377,12 +376,11 @@ def _draw_tree(tree, cam: Camera, img, sem, hmap, light: Light, rng) -> None:
 def _sky(cam: Camera, rays: np.ndarray, light: Light, rng) -> np.ndarray:
     """Sky colour (H, W, 3) for every pixel: haze at the horizon, blue above, clouds."""
     elev = rays[..., 2] / np.linalg.norm(rays, axis=-1)  # sine of the ray's elevation
-    top = tx.hsv(rng.uniform(200, 225), rng.uniform(0.2, 0.55), rng.uniform(0.6, 0.9)) if light.kind != "overcast" \
-        else tx.hsv(210, 0.04, rng.uniform(0.7, 0.9))
+    top = tx.random_hsv(rng, st.LIGHT_RANGES[light.kind].sky_hsv)
     t = np.clip(elev / 0.35, 0, 1)[..., None] ** 0.6
     sky = light.haze_rgb * (1 - t) + top * t
-    clouds = tx.noise(rng, cam.height, cam.width, rng.uniform(40, 160), 3)
-    cover = rng.uniform(0, 0.6)
+    clouds = tx.noise(rng, cam.height, cam.width, rng.uniform(*st.CLOUD_SIZE_PX), 3)
+    cover = rng.uniform(*st.CLOUD_COVER)
     return sky + (np.clip((clouds - 1 + cover) * 3, 0, 1)[..., None] * (250 - sky))
 
 
@@ -401,7 +399,7 @@ def project(world: World, cam: Camera, m: _Map, ground_lit, ground_sem, roof_lit
             img[sky] = _sky(cam, rays, light, rng)[sky]
             sem[sky] = SKY
     objects = [("prism", p, p.footprint.mean(0), p.height) for p in world.prisms] + \
-              [("tree", t, np.array(t[:2]), t[3]) for t in world.trees]
+              [("tree", t, np.array([t.x, t.y]), t.height) for t in world.trees]
     if cam.kind == "perspective":
         key = [-float(np.linalg.norm(c - cam.pos[:2])) for _, _, c, _ in objects]
     else:
@@ -453,16 +451,16 @@ def develop(img: np.ndarray, sem: np.ndarray, hmap: np.ndarray, style: Style, rn
     blur, noise and JPEG. Returns (image uint8, semantic, height); only the lens moves labels."""
     h, w = sem.shape
     u = rng.uniform
-    gain = math.exp(rng.normal(0, 0.22)) * rng.normal(1, 0.05, 3)  # exposure and white balance
-    sat = u(0.65, 1.35)
+    gain = math.exp(rng.normal(0, st.EXPOSURE_SIGMA)) * rng.normal(1, st.WHITE_BALANCE_SIGMA, 3)
+    sat = u(*st.SATURATION)
     colour = (np.eye(3) * sat + (1 - sat) / 3) * gain[:, None]  # saturation about the grey axis
     yy, xx = np.ogrid[0:h, 0:w]
     dx, dy = xx.astype(np.float32) - np.float32(w / 2), yy.astype(np.float32) - np.float32(h / 2)
     r2 = (dx * dx + dy * dy) / np.float32((w / 2) ** 2 + (h / 2) ** 2)
-    vignette = 1 - u(0, 0.45) * r2
+    vignette = 1 - u(*st.VIGNETTING) * r2
     x = cv2.transform(img, colour.astype(np.float32)) * vignette[..., None]
     x = cv2.convertScaleAbs(x)  # saturating cast to uint8
-    gamma, contrast = u(0.8, 1.25), u(0.85, 1.2)
+    gamma, contrast = u(*st.GAMMA), u(*st.CONTRAST)
     curve = np.clip(0.5 + ((np.arange(256) / 255) ** gamma - 0.5) * contrast, 0, 1)
     x = cv2.LUT(x, np.round(curve * 255).astype(np.uint8))
     k1 = u(*style.lens_k1) if style.lens_k1 != (0.0, 0.0) else 0.0
@@ -473,17 +471,17 @@ def develop(img: np.ndarray, sem: np.ndarray, hmap: np.ndarray, style: Style, rn
         x = cv2.remap(x, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         sem = cv2.remap(sem, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
         hmap = cv2.remap(hmap, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
-    x = cv2.GaussianBlur(x, (0, 0), u(0.35, 1.1))
-    if rng.random() < 0.12:  # motion blur along a random direction
-        n = int(rng.integers(3, 8))
+    x = cv2.GaussianBlur(x, (0, 0), u(*st.BLUR_SIGMA_PX))
+    if rng.random() < st.MOTION_BLUR_P:  # motion blur along a random direction
+        n = st.count(rng, st.MOTION_BLUR_PX)
         k = np.zeros((n, n), np.float32)
-        a = u(0, math.pi)
+        a = u(*st.MOTION_BLUR_ANGLE_RAD)
         cv2.line(k, (int(n / 2 - math.cos(a) * n / 2), int(n / 2 - math.sin(a) * n / 2)),
                  (int(n / 2 + math.cos(a) * n / 2), int(n / 2 + math.sin(a) * n / 2)), 1.0, 1)
         x = cv2.filter2D(x, -1, k / max(k.sum(), 1))
     cv2.setRNGSeed(int(rng.integers(1 << 31)))  # sensor noise from OpenCV's fast generator, seeded from ours
     noise = np.empty(x.shape, np.int16)
-    cv2.randn(noise, 0, u(1.0, 6.0))
+    cv2.randn(noise, 0, u(*st.SENSOR_NOISE_SIGMA))
     x = cv2.add(x, noise, dtype=cv2.CV_8U)
     q = int(rng.integers(style.jpeg_quality[0], style.jpeg_quality[1] + 1))
     ok, buf = cv2.imencode(".jpg", x[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])

@@ -12,6 +12,9 @@ import math
 import cv2
 import numpy as np
 
+from . import styles as st
+from .specs import FacadeSpec, RoofSpec, SurfaceSpec
+
 
 SHIFT = 4  # sub-pixel precision of OpenCV's polygon drawing (coordinates x 16)
 
@@ -63,92 +66,70 @@ def _lines(frac: np.ndarray, width: float) -> np.ndarray:
     return (d < width / 2).astype(np.float32)
 
 
-# --- colours: wide ranges per material (domain randomisation) ---------------------------
-SURFACE_HSV = {  # kind: (hue degrees, saturation, value) ranges
-    "lawn": ((65, 115), (0.3, 0.65), (0.28, 0.55)),
-    "meadow": ((45, 100), (0.25, 0.55), (0.3, 0.55)),
-    "soil": ((18, 42), (0.18, 0.5), (0.3, 0.62)),
-    "gravel": ((20, 50), (0, 0.12), (0.5, 0.78)),
-    "field": ((35, 100), (0.3, 0.6), (0.35, 0.6)),
-    "water": ((160, 215), (0.2, 0.55), (0.18, 0.42)),
-    "pool": ((178, 200), (0.4, 0.75), (0.6, 0.88)),
-}
+# --- colours: wide ranges per material (domain randomisation; the ranges are in styles) ---
+def random_hsv(rng: np.random.Generator, ranges: st.HSV) -> np.ndarray:
+    """A colour whose hue, saturation and value are each fixed or drawn from a (lo, hi) range, in that order."""
+    return hsv(*(rng.uniform(*c) if isinstance(c, tuple) else c for c in ranges))
+
+
+def paint_color(rng: np.random.Generator, paint: st.Paint) -> np.ndarray:
+    """A colour of one of ``paint``'s hues, varied."""
+    return hsv(rng.choice(paint.hues) + rng.uniform(*paint.hue_jitter), rng.uniform(*paint.saturation),
+               rng.uniform(*paint.value))
+
 
 def surface_color(kind: str, rng: np.random.Generator) -> np.ndarray:
     """A random base colour for a ground material ``kind``."""
-    u = rng.uniform
-    if kind == "asphalt":
-        return hsv(u(0, 360), u(0, 0.09), u(0.2, 0.46))
-    if kind in ("slabs", "concrete"):
-        return hsv(u(20, 55), u(0, 0.14), u(0.48, 0.8))
-    if kind in ("tiles", "bricks", "cobbles", "checker45"):
-        family = rng.integers(3)
-        if family == 0:  # red-brown clay
-            return hsv(u(0, 28), u(0.25, 0.55), u(0.35, 0.65))
-        if family == 1:  # grey
-            return hsv(u(0, 360), u(0, 0.08), u(0.35, 0.72))
-        return hsv(u(28, 48), u(0.12, 0.35), u(0.45, 0.75))  # sand, beige
-    if kind in SURFACE_HSV:
-        return hsv(*(u(*r) for r in SURFACE_HSV[kind]))
+    if kind in st.PAVER_KINDS:
+        return random_hsv(rng, st.PAVER_HSV[int(rng.integers(len(st.PAVER_HSV)))])
+    kind = "slabs" if kind == "concrete" else kind  # concrete ground is coloured like slabs
+    if kind in st.SURFACE_HSV:
+        return random_hsv(rng, st.SURFACE_HSV[kind])
     raise ValueError(f"unknown surface kind {kind!r}")
 
 
 def roof_color(kind: str, rng: np.random.Generator) -> np.ndarray:
-    """A random base colour for a roof material."""
-    u = rng.uniform
-    table = {
-        "concrete": lambda: hsv(u(20, 50), u(0, 0.12), u(0.45, 0.75)),
-        "bitumen": lambda: hsv(u(0, 360), u(0, 0.1), u(0.15, 0.35)),
-        "gravel": lambda: hsv(u(20, 45), u(0.02, 0.15), u(0.5, 0.8)),
-        "membrane": lambda: hsv(u(0, 360), u(0, 0.06), u(0.72, 0.95)),
-        "metal": lambda: hsv(u(0, 360), u(0, 0.1), u(0.5, 0.85)),
-        "corrugated": lambda: hsv(rng.choice([5, 120, 205, 215]) + u(-10, 10), u(0.35, 0.7), u(0.4, 0.75)),
-        "painted": lambda: hsv(u(0, 360), u(0.3, 0.6), u(0.45, 0.75)),
-        "tiles": lambda: (hsv(u(5, 25), u(0.4, 0.7), u(0.35, 0.65)) if rng.random() < 0.6
-                          else hsv(u(180, 230), u(0.02, 0.2), u(0.22, 0.5))),
-    }
-    return table[kind]()
+    """A random base colour for a roof material (a flat roof's, or "tiles" for a pitched roof)."""
+    if kind == "corrugated":
+        return paint_color(rng, st.CORRUGATED_PAINT)
+    if kind == "tiles":
+        return random_hsv(rng, st.CLAY_TILES_HSV if rng.random() < st.CLAY_TILES_P else st.SLATE_HSV)
+    return random_hsv(rng, st.FLAT_ROOF_HSV[kind])
 
 
 def wall_color(rng: np.random.Generator) -> np.ndarray:
-    u = rng.uniform
-    family = rng.integers(4)
-    if family == 0:
-        return hsv(u(25, 50), u(0.05, 0.25), u(0.6, 0.9))  # beige, cream
-    if family == 1:
-        return hsv(u(0, 360), u(0, 0.05), u(0.55, 0.95))  # white, grey
-    if family == 2:
-        return hsv(u(5, 25), u(0.3, 0.6), u(0.35, 0.6))  # brick
-    return hsv(u(0, 360), u(0.1, 0.35), u(0.5, 0.85))  # painted
+    """A random facade colour from one of the wall families."""
+    return random_hsv(rng, st.WALL_HSV[int(rng.integers(len(st.WALL_HSV)))])
 
 
 def car_color(rng: np.random.Generator) -> np.ndarray:
+    """A random car colour: white, black, silver or grey, or a paint."""
     r = rng.random()
-    if r < 0.35:
-        return hsv(0, 0, rng.uniform(0.82, 0.97))
-    if r < 0.55:
-        return hsv(0, 0, rng.uniform(0.06, 0.16))
-    if r < 0.86:
-        return hsv(rng.uniform(0, 360), rng.uniform(0, 0.06), rng.uniform(0.45, 0.7))
-    return hsv(rng.choice([0, 215, 30, 120]) + rng.uniform(-12, 12), rng.uniform(0.4, 0.75), rng.uniform(0.3, 0.7))
+    for below, colour in st.CAR_COLOURS:
+        if r < below:
+            return random_hsv(rng, colour)
+    return paint_color(rng, st.CAR_PAINT)
 
 
 # --- ground textures ----------------------------------------------------------------------
-def surface_texture(spec: dict, xx: np.ndarray, yy: np.ndarray, fields: dict, ppm: float) -> np.ndarray:
+PAVER_SIZE_M = {"slabs": 2.2, "tiles": 0.5, "bricks": 0.18, "checker45": 0.7, "cobbles": 0.14}
+"""Side of one paver (a brick is twice as long)."""
+
+def surface_texture(spec: SurfaceSpec, xx: np.ndarray, yy: np.ndarray, fields: dict, ppm: float) -> np.ndarray:
     """Albedo (N, 3) of a ground surface at world points ``xx``, ``yy`` (metres, any shape (N,)).
 
     ``fields`` holds the scene's shared noise at the same points ("mid", "big", "small" in
     [-0.5, 0.5], "patch" in [0, 1], "fine" ~ N(0, 1)), so neighbouring surfaces join seamlessly.
     """
-    kind, base, angle = spec["kind"], np.asarray(spec["rgb"], np.float32), spec.get("angle", 0.0)
+    kind, base, angle = spec.kind, np.asarray(spec.rgb, np.float32), spec.angle
     mid, big, small, patch, fine = (fields[k] for k in ("mid", "big", "small", "patch", "fine"))
     tint = None
     if kind == "asphalt":
-        repaired = (patch > spec.get("patch_level", 0.8)).astype(np.float32)
-        shade = 1 + 0.16 * mid + 0.1 * big + 0.05 * fine + spec.get("patch_shift", -0.12) * repaired
+        repaired = (patch > 0.8).astype(np.float32)  # patched-up repairs, a little darker
+        shade = 1 + 0.16 * mid + 0.1 * big + 0.05 * fine - 0.12 * repaired
         shade -= 0.35 * (np.abs(small) < 0.006)  # hairline cracks along the noise's zero lines
     elif kind in ("slabs", "tiles", "bricks", "checker45", "cobbles"):
-        size = spec.get("size") or {"slabs": 2.2, "tiles": 0.5, "bricks": 0.18, "checker45": 0.7, "cobbles": 0.14}[kind]
+        size = PAVER_SIZE_M[kind]
         a_angle = angle + (math.pi / 4 if kind == "checker45" else 0)
         a, b = _rotated(xx, yy, a_angle, size)
         if kind == "bricks":
@@ -156,18 +137,18 @@ def surface_texture(spec: dict, xx: np.ndarray, yy: np.ndarray, fields: dict, pp
         if kind == "cobbles":
             a = a + cell_hash(np.floor(b), np.zeros_like(b), 3)
         ia, ib = np.floor(a), np.floor(b)
-        var = cell_hash(ia, ib, spec.get("salt", 1)) - 0.5
+        var = cell_hash(ia, ib, spec.salt) - 0.5
         joint = min(0.4, max(0.04, 0.015 / size * (3 if kind == "cobbles" else 1)))
         joints = np.maximum(_lines(a - ia, joint), _lines(b - ib, joint))
         amount = {"slabs": 0.1, "tiles": 0.14, "bricks": 0.24, "checker45": 0.08, "cobbles": 0.4}[kind]
         shade = 1 + amount * 2 * var + 0.12 * mid + 0.1 * big + 0.04 * fine
-        if spec.get("two_tone"):
-            other = np.asarray(spec.get("rgb2", base * 0.6), np.float32)
+        if spec.two_tone:
+            other = np.asarray(base * 0.6 if spec.rgb2 is None else spec.rgb2, np.float32)
             tint = np.where(((ia + ib) % 2 == 1)[..., None], other, base)
         depth = 0.4 if size * ppm > 3 else 0.12  # joints blur away when a tile is a few pixels
         shade = shade * (1 - depth * joints)
     elif kind == "lawn":
-        a, _ = _rotated(xx, yy, angle, spec.get("stripe", 1.2))
+        a, _ = _rotated(xx, yy, angle, 1.2 if spec.stripe is None else spec.stripe)
         stripes = (np.floor(a) % 2) * 2 - 1
         shade = 1 + 0.07 * stripes + 0.2 * mid + 0.15 * big + 0.06 * fine
         dry = np.clip((patch - 0.72) * 4, 0, 1)[..., None]  # worn, dry patches and paths
@@ -178,9 +159,9 @@ def surface_texture(spec: dict, xx: np.ndarray, yy: np.ndarray, fields: dict, pp
         if kind == "meadow":  # greener and drier patches
             tint = base * (0.75 + 0.5 * patch[..., None]) * np.array([1.0, 1.0, 0.9], np.float32)
     elif kind == "field":
-        a, _ = _rotated(xx, yy, angle, spec.get("stripe", 0.8))
+        a, _ = _rotated(xx, yy, angle, 0.8 if spec.stripe is None else spec.stripe)
         rows = np.abs(np.sin(a * math.pi)).astype(np.float32)[..., None]
-        soil = np.asarray(spec.get("rgb2", hsv(30, 0.35, 0.4)), np.float32)
+        soil = np.asarray(hsv(30, 0.35, 0.4) if spec.rgb2 is None else spec.rgb2, np.float32)
         tint = soil + (base - soil) * np.sqrt(rows)
         shade = 1 + 0.2 * mid + 0.15 * big + 0.08 * fine
     elif kind in ("water", "pool"):
@@ -191,24 +172,24 @@ def surface_texture(spec: dict, xx: np.ndarray, yy: np.ndarray, fields: dict, pp
     else:
         raise ValueError(f"unknown surface kind {kind!r}")
     albedo = (base if tint is None else tint) * shade[..., None]
-    stains = spec.get("stains", 0.0)
+    stains = spec.stains
     if stains and kind not in ("water", "pool"):
         albedo = albedo * (1 - stains * np.clip((patch - 0.55) * 2.5, 0, 1) * (0.6 + 0.8 * (small + 0.5)))[..., None]
     return albedo.astype(np.float32)
 
 
 # --- roofs and vehicles (painted top-down into the roof layer) ------------------------------
-def roof_texture(spec: dict, footprint: np.ndarray, xx, yy, fields: dict, sun_elevation: float,
+def roof_texture(spec: RoofSpec, footprint: np.ndarray, xx, yy, fields: dict, sun_elevation: float,
                  sun_azimuth: float) -> np.ndarray:
     """Albedo (N, 3) of a roof at points ``xx``, ``yy``: flat materials or pitched tile planes
     shaded by their slope towards the sun."""
-    base = np.asarray(spec["rgb"], np.float32)
+    base = np.asarray(spec.rgb, np.float32)
     mid, big, small, patch, fine = (fields[k] for k in ("mid", "big", "small", "patch", "fine"))
     fp = np.asarray(footprint, float)
     edge = fp[1] - fp[0]
     angle = math.atan2(edge[1], edge[0])
-    material = spec["material"]
-    if spec["shape"] in ("gable", "hip"):
+    material = spec.material
+    if spec.shape in ("gable", "hip"):
         # which plane a point is on: the side of the ridge (gable) or the nearest edge (hip)
         u = np.array([math.cos(angle), math.sin(angle)])
         v = np.array([-u[1], u[0]])
@@ -220,14 +201,14 @@ def roof_texture(spec: dict, footprint: np.ndarray, xx, yy, fields: dict, sun_el
             a, b, u, v, half_l, half_w = b, a, v, u, half_w, half_l
         side_b = np.sign(b)
         normal = np.stack([v[0] * side_b, v[1] * side_b], -1)
-        if spec["shape"] == "hip":
+        if spec.shape == "hip":
             end = (half_l - np.abs(a)) < (half_w - np.abs(b))
             normal = np.where(end[..., None], np.stack([u[0] * np.sign(a), u[1] * np.sign(a)], -1), normal)
-        pitch = math.radians(spec.get("pitch", 30))
+        pitch = math.radians(spec.pitch)
         to_sun = np.array([math.cos(sun_azimuth), math.sin(sun_azimuth)])
         cos_i = math.sin(sun_elevation) * math.cos(pitch) + math.cos(sun_elevation) * math.sin(pitch) * (normal @ to_sun)
         light = np.clip(0.45 + 0.75 * cos_i, 0.25, 1.3)
-        rows = np.abs(np.sin(np.abs(b if spec["shape"] == "gable" else b) / 0.33 * math.pi))
+        rows = np.abs(np.sin(np.abs(b) / 0.33 * math.pi))
         shade = light * (0.9 + 0.12 * rows) * (1 + 0.12 * mid + 0.05 * fine)
         ridge = np.abs(b) < 0.25
         shade = np.where(ridge, shade * 0.8, shade)
@@ -235,7 +216,7 @@ def roof_texture(spec: dict, footprint: np.ndarray, xx, yy, fields: dict, sun_el
     u = np.array([math.cos(angle), math.sin(angle)])
     a = xx * u[0] + yy * u[1]
     if material == "metal" or material == "corrugated":
-        ribs = np.abs(np.sin(a / spec.get("rib", 0.5) * math.pi))
+        ribs = np.abs(np.sin(a / 0.5 * math.pi))  # a rib every 0.5 m
         shade = 0.88 + 0.2 * ribs + 0.05 * mid + 0.03 * fine
     elif material == "gravel":
         shade = 1 + 0.22 * fine + 0.12 * mid + 0.1 * small
@@ -247,7 +228,7 @@ def roof_texture(spec: dict, footprint: np.ndarray, xx, yy, fields: dict, sun_el
         shade = 1 + 0.05 * mid + 0.03 * fine + 0.6 * court
     else:  # concrete, bitumen
         shade = 1 + 0.14 * mid + 0.14 * big + 0.06 * fine
-    stains = spec.get("stains", 0.0)
+    stains = spec.stains
     shade = shade * (1 - stains * np.clip((patch - 0.5) * 2, 0, 1) * (0.5 + small + 0.5))
     return (base * shade[..., None]).astype(np.float32)
 
@@ -266,7 +247,7 @@ def _box(c, u, length, width) -> np.ndarray:
                      c + u * length / 2 + v * width / 2, c - u * length / 2 + v * width / 2])
 
 
-def roof_details(layer, footprint, spec: dict, m, rng: np.random.Generator, shadow_vec) -> None:
+def roof_details(layer, footprint, spec: RoofSpec, m, rng: np.random.Generator, shadow_vec) -> None:
     """Parapet, HVAC units, water tanks, solar panels and skylights on a flat roof, each with
     its little shadow."""
     fp = np.asarray(footprint, float)
@@ -274,31 +255,31 @@ def roof_details(layer, footprint, spec: dict, m, rng: np.random.Generator, shad
     u = (fp[1] - fp[0]) / (np.linalg.norm(fp[1] - fp[0]) + 1e-9)
     v = np.array([-u[1], u[0]])
     half = np.array([np.linalg.norm(fp[1] - fp[0]), np.linalg.norm(fp[3] - fp[0])]) / 2
-    base = np.asarray(spec["rgb"], np.float32)
-    if spec.get("parapet"):  # a raised rim along the edge, and its shadow on the roof
-        thick = max(1, int(round(2 * spec["parapet"] * m.ppm)))
+    base = np.asarray(spec.rgb, np.float32)
+    if spec.parapet:  # a raised rim along the edge, and its shadow on the roof
+        thick = max(1, int(round(2 * spec.parapet * m.ppm)))
         _ring_m(layer, m, fp + shadow_vec * 0.8, base * 0.55, thick * 2)
-        _ring_m(layer, m, fp, np.asarray(spec["parapet_rgb"], np.float32), thick)
+        _ring_m(layer, m, fp, np.asarray(spec.parapet_rgb, np.float32), thick)
 
     def spot(size):
         room = np.maximum(half - size / 2 - 0.8, 0.1)
         return c + u * rng.uniform(-room[0], room[0]) + v * rng.uniform(-room[1], room[1])
-    items = []
-    for _ in range(spec.get("hvac", 0)):
-        size = np.array([rng.uniform(1.2, 4.5), rng.uniform(1.0, 3.0)])
-        items.append(("box", spot(size), size, hsv(0, 0, rng.uniform(0.55, 0.92)), rng.uniform(0.8, 2.0)))
-    for _ in range(spec.get("tanks", 0)):
-        r = rng.uniform(0.8, 2.0)
-        items.append(("tank", spot(np.array([2 * r, 2 * r])), np.array([r, r]), hsv(rng.uniform(0, 360),
-                      rng.uniform(0, 0.4), rng.uniform(0.4, 0.9)), rng.uniform(1.5, 3)))
-    for _ in range(spec.get("skylights", 0)):
-        size = np.array([rng.uniform(1, 3), rng.uniform(1, 3)])
-        items.append(("flat", spot(size), size, hsv(rng.uniform(180, 220), 0.15, rng.uniform(0.6, 0.95)), 0))
-    if spec.get("solar") and half.min() > 4:
+    items = []  # (kind, centre, size, colour, height)
+    for _ in range(spec.hvac):
+        size = np.array(st.uniform_each(rng, st.HVAC_SIZE_M))
+        items.append(("box", spot(size), size, random_hsv(rng, st.HVAC_HSV), rng.uniform(*st.HVAC_HEIGHT_M)))
+    for _ in range(spec.tanks):
+        r = rng.uniform(*st.TANK_RADIUS_M)
+        items.append(("tank", spot(np.array([2 * r, 2 * r])), np.array([r, r]), random_hsv(rng, st.TANK_HSV),
+                      rng.uniform(*st.TANK_HEIGHT_M)))
+    for _ in range(spec.skylights):
+        size = np.array(st.uniform_each(rng, st.SKYLIGHT_SIZE_M))
+        items.append(("flat", spot(size), size, random_hsv(rng, st.SKYLIGHT_HSV), 0))
+    if spec.solar and half.min() > 4:
         rows = int(half[1] * 2 // 2.4) - 1
         for r in range(max(rows, 0)):
             at = c + v * (-half[1] + 1.8 + r * 2.4)
-            items.append(("flat", at, np.array([half[0] * 1.5, 1.1]), hsv(rng.uniform(215, 235), 0.5, 0.28), 0.5))
+            items.append(("flat", at, np.array([half[0] * 1.5, 1.1]), random_hsv(rng, st.SOLAR_PANEL_HSV), 0.5))
     for kind, at, size, rgb, height in items:
         shape = _box(at, u, *size) if kind != "tank" else at + np.stack(
             [np.cos(t := np.linspace(0, 2 * math.pi, 14, endpoint=False)), np.sin(t)], 1) * size[0]
@@ -324,22 +305,22 @@ def car_details(layer, footprint, rgb, m, big: bool) -> None:
 
 
 # --- facades ------------------------------------------------------------------------------
-def facade_texture(width_m: float, height_m: float, spec: dict, ppm: float,
+def facade_texture(width_m: float, height_m: float, spec: FacadeSpec, ppm: float,
                    rng: np.random.Generator) -> np.ndarray:
     """A wall of ``width_m`` x ``height_m`` (row 0 = top) with floors and windows, (H, W, 3)."""
     th, tw = max(2, int(math.ceil(height_m * ppm))), max(2, int(math.ceil(width_m * ppm)))
     t = (np.arange(th, dtype=np.float32)[:, None] + 0.5) / ppm  # metres from the top
     s = (np.arange(tw, dtype=np.float32)[None, :] + 0.5) / ppm
-    wall = np.asarray(spec["rgb"], np.float32)
-    glass = np.asarray(spec["glass"], np.float32)
-    floor_h, bay = spec["floor_h"], spec["bay"]
+    wall = np.asarray(spec.rgb, np.float32)
+    glass = np.asarray(spec.glass, np.float32)
+    floor_h, bay = spec.floor_height, spec.bay_width
     z = height_m - t  # height above ground
     fz, fs = (z / floor_h) % 1.0, (s / bay) % 1.0
-    if spec.get("curtain"):  # glass curtain wall with mullions
+    if spec.curtain:  # glass curtain wall with mullions
         window = np.ones((th, tw), bool)
         mull = (np.minimum(fz, 1 - fz) * floor_h < 0.12) | (np.minimum(fs, 1 - fs) * bay < 0.08)
     else:
-        window = (np.abs(fz - 0.55) < spec["win_h"] / 2) & (np.abs(fs - 0.5) < spec["win_w"] / 2)
+        window = (np.abs(fz - 0.55) < spec.window_height / 2) & (np.abs(fs - 0.5) < spec.window_width / 2)
         mull = np.zeros((th, tw), bool)
     window &= (z > 0.6) & (z < height_m - 0.8)
     lit = cell_hash(*np.broadcast_arrays(np.floor(z / floor_h), np.floor(s / bay)), 5)  # (th, tw)
@@ -347,7 +328,7 @@ def facade_texture(width_m: float, height_m: float, spec: dict, ppm: float,
     img = np.broadcast_to(wall, (th, tw, 3)).copy()
     img[window] = glass * sky[window][:, None]
     img[mull] = wall * 0.85
-    if spec.get("balconies"):
+    if spec.balconies:
         band = (np.abs(fz - 0.05) < 0.05) & (z > 2)
         img[np.broadcast_to(band, (th, tw))] = wall * 1.1
     grime = noise(rng, th, tw, cell=max(2.0, 4 * ppm), octaves=2)
@@ -355,11 +336,12 @@ def facade_texture(width_m: float, height_m: float, spec: dict, ppm: float,
     return np.clip(img, 0, 255).astype(np.float32)
 
 
-def facade_spec(rng: np.random.Generator, storeys: int) -> dict:
+def facade_spec(rng: np.random.Generator, storeys: int) -> FacadeSpec:
+    """The walls of a building of ``storeys`` floors (curtain walls only on tall ones)."""
     u = rng.uniform
-    curtain = storeys >= 6 and rng.random() < 0.15
-    return dict(
-        rgb=wall_color(rng), glass=hsv(u(190, 225), u(0.05, 0.35), u(0.15, 0.45)),
-        floor_h=u(2.8, 3.6), bay=u(2.4, 4.2), win_w=u(0.35, 0.7), win_h=u(0.35, 0.6),
-        curtain=curtain, balconies=rng.random() < 0.3,
+    curtain = storeys >= 6 and rng.random() < st.CURTAIN_WALL_P
+    return FacadeSpec(
+        rgb=wall_color(rng), glass=random_hsv(rng, st.GLASS_HSV), floor_height=u(*st.FLOOR_SPACING_M),
+        bay_width=u(*st.BAY_WIDTH_M), window_width=u(*st.WINDOW_WIDTH_SHARE), window_height=u(*st.WINDOW_HEIGHT_SHARE),
+        curtain=curtain, balconies=rng.random() < st.BALCONIES_P,
     )
