@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from .models import MODELS, UltraFastBiSeNet, build_model, model_name
+from .runtime import write_atomic
 
 CHECKPOINT_FORMAT = "landinglib-checkpoint-v1"
 
@@ -64,20 +64,8 @@ def set_safety(path: str | os.PathLike, safety: dict) -> Path:
 
 
 def _write(path: str | os.PathLike, payload: dict) -> Path:
-    """torch.save to a temporary file in the same folder, flushed to disk, then renamed over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """torch.save ``payload`` to ``path`` atomically (``runtime.write_atomic``)."""
+    return write_atomic(path, lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -26,7 +25,7 @@ from . import classes
 from .data import IMAGE_SUFFIXES
 from .inference import WORKING_SIDE, predict_bounded, scale_for_gsd
 from .landing import DEFAULT_GSD_M, sites_and_reason
-from .runtime import fast_mode
+from .runtime import fast_mode, write_atomic
 from .safety import landing_mask
 from .viz import draw_landing_sites, overlay
 OUTPUT_SUFFIXES = ("_overlay.png", "_mask.png", "_sites.json")  # the JSON last: it marks a finished image
@@ -59,18 +58,6 @@ def list_images(source: str | os.PathLike) -> list[Path]:
     if source.is_file():
         return [source]
     raise FileNotFoundError(f"{source}: no such image or folder")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _palette_png(mask: np.ndarray) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +97,25 @@ def exclusive(path: str | os.PathLike, what: str = "", say: bool = True):
         yield
     finally:
         lock.release()
+
+
+def write_atomic(path: str | os.PathLike, write: Callable | bytes | str) -> Path:
+    """Write ``path`` so that a reader never sees half a file: into a temporary file in the same folder,
+    flushed to disk, then renamed over ``path``. ``write`` is the content (bytes or text) or a function
+    that writes into the open binary file (``lambda f: torch.save(state, f)``). The folder is created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if callable(write):
+                write(f)
+            else:
+                f.write(write.encode("utf-8") if isinstance(write, str) else write)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
