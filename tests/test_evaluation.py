@@ -174,3 +174,57 @@ def test_predict_logits_gives_the_model_its_batch_on_the_models_own_device():
     here = DeviceRecorder("cpu")
     evaluation.predict_logits(here, images, device=torch.device("meta"))  # an explicit device wins
     assert here.seen == ["meta"]
+
+
+# --- the pieces of the landing figures -------------------------------------------------------------------
+def test_the_valid_region_drops_only_the_trailing_rows_and_columns_that_padding_filled_with_ignore():
+    mask = torch.full((10, 12), 255)
+    mask[:7, :9] = 1
+    mask[6, 1:] = 255  # the last labelled row is labelled in its first column only
+    mask[1:, 8] = 255  # the last labelled column in its first row only
+    mask[2, 3] = 255  # a hole inside changes nothing
+    assert evaluation._valid_region(mask) == (7, 9)
+    one = torch.full((5, 5), 255)
+    one[0, 0] = 2
+    assert evaluation._valid_region(one) == (1, 1)
+    assert evaluation._valid_region(torch.full((4, 6), 255)) == (0, 0)
+
+
+def _safe_square(p_safe: float = 0.9, side: int = 21, size: int = 41) -> np.ndarray:
+    """Probabilities of a (size x size) frame: a Safe square of ``side`` px in the middle, Danger around it."""
+    probs = np.zeros((4, size, size), np.float32)
+    probs[3] = 1.0
+    lo = (size - side) // 2
+    rest = (1 - p_safe) / 3
+    probs[:, lo:lo + side, lo:lo + side] = rest
+    probs[1, lo:lo + side, lo:lo + side] = p_safe
+    return probs
+
+
+def test_the_best_site_check_uses_the_default_half_metre_drone_and_the_radius_it_is_given():
+    probs, truth = _safe_square(), np.ones((41, 41), np.int64)  # truth: Safe everywhere
+    # at 0.17 m/px a 0.5 m drone with its 0.5 m margin needs 5.9 px of Safe all round: the square has 10
+    assert evaluation.best_site_check(probs, truth) is True
+    # a 1.5 m drone needs 11.8 px: no site in this square (the finder is told the radius, not only the check)
+    assert evaluation.best_site_check(probs, truth, drone_radius_m=1.5) is None
+
+
+def test_the_best_site_check_drops_sites_the_model_is_not_sure_of():
+    probs, truth = _safe_square(p_safe=0.4), np.ones((41, 41), np.int64)  # Safe is most likely, at 0.4
+    assert evaluation.best_site_check(probs, truth) is None  # the finder's confidence floor is 0.5
+
+
+def test_the_best_site_check_tests_the_whole_footprint_with_its_margin_against_the_truth():
+    from landinglib.landing import DEFAULT_GSD_M, MARGIN_M, find_landing_sites, footprint_radius_px
+
+    probs = _safe_square()
+    site = find_landing_sites(probs.argmax(0), gsd_m=DEFAULT_GSD_M, probs=probs, max_sites=1)[0]
+    radius = footprint_radius_px(DEFAULT_GSD_M, 0.5, MARGIN_M)
+    yy, xx = np.mgrid[:41, :41]
+    distance = np.hypot(xx - site.center[0], yy - site.center[1])
+    truth = np.ones((41, 41), np.int64)
+    truth[(distance > radius - 1.5) & (distance <= radius)] = 3  # Danger just inside the footprint's rim
+    assert evaluation.best_site_check(probs, truth) is False
+    truth[distance <= radius] = 1
+    truth[(distance > radius) & (distance <= radius + 1.5)] = 3  # and just outside it: the site stands
+    assert evaluation.best_site_check(probs, truth) is True

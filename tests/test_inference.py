@@ -291,3 +291,16 @@ def test_a_photo_scaled_to_a_multiple_of_32_wider_than_a_tile_is_predicted_in_ev
     whole = model(inference.to_tensor(small)[None]).softmax(1)[0].detach().numpy()
     assert np.isfinite(network).all()
     np.testing.assert_allclose(network, whole, atol=1e-5)
+
+
+def test_full_mask_applies_the_landing_rule_in_every_strip():
+    from landinglib.inference import BoundedPrediction
+    from landinglib.safety import landing_mask
+
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(4) * 0.7, size=(9, 11)).transpose(2, 0, 1).astype(np.float32)
+    prediction = BoundedPrediction((9, 11), probs, probs, np.zeros((9, 11, 3), np.uint8))
+    for threshold in (0.5, 0.7):
+        ruled = prediction.full_mask(strip_rows=4, safe_threshold=threshold)
+        assert np.array_equal(ruled, landing_mask(probs, threshold))  # same size: no resampling in between
+        assert (ruled == 1).sum() < (prediction.full_mask(strip_rows=4) == 1).sum()  # the rule took Safe away
