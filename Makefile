@@ -37,11 +37,11 @@ notebooks: install   ## re-run every notebook in full mode and keep the outputs
 		LANDINGLIB_PROGRESS=off ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 $$nb || exit 1; done
 	$(PY) tools/normalize_notebooks.py notebooks/*.ipynb   # as JupyterLab writes them: opening one changes nothing
 
-bench: install
-	$(PY) benchmarks/data_throughput.py
-	$(PY) benchmarks/train_speed.py
-	$(PY) benchmarks/inference_latency.py
-	$(PY) benchmarks/profile_breakdown.py --arch ultra-fast fast
+# each benchmark with its options, one quoted word each; e.g. make bench BENCHMARKS='"train_speed.py --steps 2"'
+BENCHMARKS := data_throughput.py train_speed.py inference_latency.py "profile_breakdown.py --arch ultra-fast fast"
+
+bench: install   ## run the benchmarks; each one's figures replace its section of benchmarks/RESULTS.md
+	$(PY) benchmarks/results.py $(BENCHMARKS)
 
 mutation: install   ## plant small bugs in the core modules (mutmut) and count how many the fast unit tests catch
 	$(PY) -m pip install --quiet "mutmut>=3"

@@ -8,7 +8,7 @@ so only the amount of data differs), then runs the default pipeline (``landingli
 reads its test and unseen-style scores; 0 frames is the pipeline from random weights. The pipeline from the
 shipped stage 0 (all frames, many more epochs) is measured too, as a point beside the curve. Runs are kept in
 runs/scaling/ (a re-run reuses them); the curve is written to data/pretrained/scaling-<arch>.json
-(notebook 02 and the README plot it) and printed with the machine it was measured on.
+(notebook 02 plots it; benchmarks/RESULTS.md records it) and printed with the machine it was measured on.
 """
 from __future__ import annotations
 
