@@ -10,7 +10,7 @@ then swap the classifier, exactly as the guide does with Cityscapes.
   training styles only, seeded apart from the course's sets, drawn once into memory-mapped shards
   (``write_shards``) and read back by ``ShardDataset``.
 * **Training** (``run_pretrain``) is ``train.fit``: CUDA AMP on a GPU, DistributedDataParallel under
-  torchrun, ``last.pt`` to resume.
+  torchrun, ``last.pt`` to resume; the device is resolved once per run.
 * **Shipping** (``pretrain_shipping``): ``ship`` writes ``data/pretrained/stage0-<arch>.pt`` (weights only)
   with its card, and ``shipped_stage0`` gives the pipeline that file only when its hash matches the card.
 
@@ -126,10 +126,12 @@ def run_pretrain(cfg: PretrainConfig, resume: bool = False) -> dict:
     Checkpoints: ``{out}`` (phase 1) and ``{out}/finish`` (phase 2, whose best is the result). Returns
     ``{"checkpoint", "history" (both phases), "val": evaluate's result, "seconds", "draw_seconds", "frames"}``.
     """
-    device = distributed.setup(cfg.device)
+    device = distributed.setup(cfg.device)  # under torchrun: this process's GPU, or the CPU
     success = False
     try:
-        if device is not None:
+        if device is None:
+            device = resolve_device(cfg.device)  # once per run: training and scoring run there
+        else:
             cfg = replace(cfg, device=str(device))
         start = time.perf_counter()
         if distributed.is_main():  # rank 0 draws the frames; the others wait, then find them
@@ -154,7 +156,7 @@ def run_pretrain(cfg: PretrainConfig, resume: bool = False) -> dict:
             if distributed.is_main():
                 print(f"stage 0, phase {k + 1} of {len(phases)}: {cfg.arch} on {crop}-px crops of "
                       f"{len(train_set.index)} frames ({cfg.counts('train')}), {len(val_set)} held out")
-            config = TrainConfig(epochs=epochs, lr=lr, class_weights=weights, device=cfg.device, seed=cfg.seed + k,
+            config = TrainConfig(epochs=epochs, lr=lr, class_weights=weights, device=str(device), seed=cfg.seed + k,
                                  out_dir=str(out), max_steps=steps, progress=cfg.progress,
                                  warmup=0.05 if k == 0 else 0.1)
             if k:  # phase 2 continues from where phase 1 ended
@@ -163,8 +165,7 @@ def run_pretrain(cfg: PretrainConfig, resume: bool = False) -> dict:
                            class_names=classes.AERIAL.names, resume=resume)
         result_path = phases[-1][0] / "best.pt"
         model.load_state_dict(load_checkpoint(result_path)["model"])
-        val = evaluate(model, _loader(val_set, cfg, False), len(classes.AERIAL), device=resolve_device(cfg.device),
-                       landing=False)
+        val = evaluate(model, _loader(val_set, cfg, False), len(classes.AERIAL), device=device, landing=False)
         result = {"checkpoint": str(result_path), "history": history, "val": val,
                   "seconds": sum(h["epoch_seconds"] for h in history), "draw_seconds": draw_seconds(folders),
                   "frames": {"train": cfg.counts("train"), "val": cfg.counts("val")},
