@@ -1,6 +1,8 @@
 """Stage 0's run: ``landinglib pretrain`` end to end (one process, and two under torchrun), shipping its result."""
 import json
 
+import torch
+
 from landinglib import classes, pipeline, pretrain, pretrain_shipping, pretrain_world
 from landinglib.__main__ import main
 from landinglib.model import build_model, load_checkpoint
@@ -15,11 +17,16 @@ def test_the_names_the_course_imports_from_pretrain_still_resolve():
     assert all(hasattr(pretrain, name) for name in pretrain.__all__)
 
 
-def test_pretrain_runs_end_to_end_and_ships_a_checked_file(tmp_path, capsys):
+def test_pretrain_runs_end_to_end_and_ships_a_checked_file(tmp_path, capsys, monkeypatch):
     out, shipped = tmp_path / "run", tmp_path / "pretrained" / "stage0-fast.pt"
+    resolved = []
+    monkeypatch.setattr(pretrain, "resolve_device", lambda name: resolved.append(name) or torch.device("cpu"))
     assert main(["pretrain", "--fast", "--out", str(out), "--shards", str(tmp_path / "shards"), "--workers", "0",
                  "--ship", str(shipped)]) == 0
     assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    assert resolved == ["auto"]  # once per run; both phases train, and the result is scored, where it said
+    assert load_checkpoint(out / "finish" / "best.pt")["config"]["device"] == "cpu"
+    assert json.loads((out / "pretrain.json").read_text())["config"]["device"] == "auto"  # the recipe as given
     card = json.loads(shipped.with_suffix(".json").read_text())
     assert card["sha256"] == pretrain.sha256(shipped) and card["classes"] == list(classes.AERIAL.names)
     for key in ("command", "commit", "machine", "train_seconds", "draw_seconds", "frames", "seeds", "epochs", "held_out"):
