@@ -1,6 +1,7 @@
 """The sweep's search space: the Training Guide's grid, the settings of a search, and what one trial runs.
 
-``GRID`` is stage-2 learning rate x batch size x architecture; ``SweepConfig`` says what a search explores and where its study lives; ``trial_config``
+``GRID`` is stage-2 learning rate x batch size x architecture (the architectures are ``models.MODELS``,
+in its order); ``SweepConfig`` says what a search explores and where its study lives; ``trial_config``
 turns a point of the space into the pipeline settings of one trial, in its own folder.
 """
 from __future__ import annotations
@@ -9,9 +10,10 @@ import itertools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .models import MODELS
 from .pipeline import EPOCHS, PipelineConfig
 
-GRID = {"lr": [1e-3, 5e-4, 1e-4], "batch_size": [4, 6, 8], "arch": ["ultra-fast", "fast", "accurate"]}
+GRID = {"lr": [1e-3, 5e-4, 1e-4], "batch_size": [4, 6, 8], "arch": list(MODELS)}
 """The Training Guide's grid: stage-2 learning rate x batch size x architecture (27 trials)."""
 
 
@@ -48,9 +50,9 @@ class SweepConfig:
         unknown = set(self.grid) - set(GRID)
         if unknown or not all(self.grid.get(k) for k in GRID):
             raise ValueError(f"the grid needs values for {sorted(GRID)}" + (f"; unknown: {sorted(unknown)}" if unknown else ""))
-        bad = [a for a in self.grid["arch"] if a not in EPOCHS]
+        bad = [a for a in self.grid["arch"] if a not in MODELS]
         if bad:
-            raise ValueError(f"unknown architecture {bad[0]!r}; choose from {sorted(EPOCHS)}")
+            raise ValueError(f"unknown architecture {bad[0]!r}; choose from {sorted(MODELS)}")
 
     def storage_url(self) -> str:
         """The study's database URL: ``storage``, or the SQLite file ``{out}/study.db`` (absolute)."""

@@ -5,8 +5,15 @@ import pytest
 
 from landinglib import sweep_space
 from landinglib.__main__ import main
+from landinglib.models import MODELS
 
 from .test_sweep import _config
+
+
+def test_the_grid_tries_every_registered_architecture_in_the_registry_order():
+    assert sweep_space.GRID["arch"] == list(MODELS) == ["ultra-fast", "fast", "accurate"]
+    assert len(sweep_space.grid_points(sweep_space.SweepConfig())) == 27
+    assert sweep_space.grid_points(sweep_space.SweepConfig())[0] == {"lr": 1e-3, "batch_size": 4, "arch": "ultra-fast"}
 
 
 def test_the_study_is_named_where_out_says_not_by_an_absolute_path(tmp_path, monkeypatch):
