@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -40,8 +41,7 @@ from .devices import resolve_device
 from .evaluation import evaluate
 from .models import MODELS, build_model
 from .pretrain_world import (DRONE_STYLE, FORMAT_VERSION, KINDS, ORTHO_STYLE, PRETRAIN_SEED, SHARD_FRAMES, SHORT_SIDE,
-                             SPLIT_IDS, ShardDataset, check_held_out, draw_seconds, frame_seed, render_frame,
-                             write_shards)
+                             SPLIT_IDS, ShardDataset, check_held_out, frame_seed, render_frame, write_shards)
 from .runtime import data_dir, default_workers, fast_mode, pretrained_dir, set_seed
 from .train import TrainConfig, fit
 
@@ -49,7 +49,7 @@ __all__ = ["PretrainConfig", "pretrain_data", "run_pretrain", "shipped_path", "c
            "CorruptStage0Error", "verify_shipped", "shipped_stage0",
            # pretrain_world: the frames and their cache
            "PRETRAIN_SEED", "SHORT_SIDE", "SHARD_FRAMES", "FORMAT_VERSION", "DRONE_STYLE", "ORTHO_STYLE", "KINDS",
-           "SPLIT_IDS", "frame_seed", "check_held_out", "render_frame", "write_shards", "ShardDataset", "draw_seconds"]
+           "SPLIT_IDS", "frame_seed", "check_held_out", "render_frame", "write_shards", "ShardDataset"]
 
 
 @dataclass
@@ -170,7 +170,7 @@ def run_pretrain(cfg: PretrainConfig, resume: bool = False) -> dict:
         model.load_state_dict(load_checkpoint(result_path)["model"])
         val = evaluate(model, _loader(val_set, cfg, False), len(classes.AERIAL), device=device, landing=False)
         result = {"checkpoint": str(result_path), "history": history, "val": val,
-                  "seconds": sum(h["epoch_seconds"] for h in history), "draw_seconds": draw_seconds(folders),
+                  "seconds": sum(h["epoch_seconds"] for h in history), "draw_seconds": _draw_seconds(folders),
                   "frames": {"train": cfg.counts("train"), "val": cfg.counts("val")},
                   "wall_seconds_this_call": time.perf_counter() - start}
         if distributed.is_main():
@@ -183,6 +183,20 @@ def run_pretrain(cfg: PretrainConfig, resume: bool = False) -> dict:
         return result
     finally:
         distributed.cleanup(success)
+
+
+def _draw_seconds(folders: dict) -> float | None:
+    """Seconds spent drawing the frames of these shard folders (recorded in their manifests); None when a
+    shard has no record (drawn by an older version)."""
+    total = 0.0
+    for parts in folders.values():
+        for folder, n in parts:
+            seconds = json.loads((Path(folder) / "MANIFEST.json").read_text()).get("seconds", {})
+            for k in range(math.ceil(n / SHARD_FRAMES)):
+                if str(k) not in seconds:
+                    return None
+                total += seconds[str(k)]
+    return total
 
 
 def _pixel_counts(dataset: ShardDataset, max_items: int = 400) -> np.ndarray:

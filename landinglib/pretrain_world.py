@@ -170,17 +170,3 @@ class ShardDataset(_SegmentationDataset):
 
     def __repr__(self) -> str:
         return f"ShardDataset({self.split!r}, {len(self)} frames in {len(self.files)} shards)"
-
-
-def draw_seconds(folders: dict[str, list[tuple[Path, int]]]) -> float | None:
-    """Seconds spent drawing the frames of these shard folders (recorded in their manifests); None when a
-    shard has no record (drawn by an older version)."""
-    total = 0.0
-    for parts in folders.values():
-        for folder, n in parts:
-            seconds = json.loads((Path(folder) / "MANIFEST.json").read_text()).get("seconds", {})
-            for k in range(math.ceil(n / SHARD_FRAMES)):
-                if str(k) not in seconds:
-                    return None
-                total += seconds[str(k)]
-    return total
