@@ -22,159 +22,34 @@ any URL Optuna accepts), so:
   that finished;
 * hopeless trials are pruned: validation mIoU is reported after every epoch and Optuna's median
   pruner stops a trial that falls below the median of earlier trials at the same epoch.
+
+The pieces, one module each: the search space and one trial's settings (``sweep_space``), the study's
+database and its queue (``sweep_study``), the rows, table and plots (``sweep_results``). This module
+runs the trials; the names of those three are importable from here too.
 """
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
 import logging
 import tempfile
 import time
-import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from . import export
-from .pipeline import EPOCHS, PipelineConfig, run
-from .tables import Table
+from .pipeline import run
+from .sweep_results import pareto_front, plot_sweep, point_rows, sweep_rows, sweep_table, text_color, unfinished
+from .sweep_space import GRID, SweepConfig, grid_points, point_of, suggest, trial_config
+from .sweep_study import (MAX_ATTEMPTS, POSTGRES_HINT, STORAGE_ATTEMPTS, holds_point, open_study, queue_grid,
+                          quiet_experimental, requeue_failed, work_left)
 
-GRID = {"lr": [1e-3, 5e-4, 1e-4], "batch_size": [4, 6, 8], "arch": ["ultra-fast", "fast", "accurate"]}
-"""The Training Guide's grid: stage-2 learning rate x batch size x architecture (27 trials)."""
-
-
-@dataclass
-class SweepConfig:
-    """What ``run_sweep`` searches and where it keeps the study.
-
-    ``grid``: the values per parameter (``GRID`` by default); ``base``: the pipeline settings every
-    trial starts from (data, size, device...); the epochs are ``epochs1`` / ``epochs2`` when set,
-    else per architecture (``pipeline.EPOCHS``); ``trials``: how many trials this call runs (None: the whole grid; TPE
-    needs a number); ``storage``: an Optuna database URL (default: ``{out}/study.db``).
-    """
-
-    out: str = "runs/sweep"
-    study: str = "landing"
-    storage: str | None = None
-    sampler: str = "grid"  # "grid" or "tpe"
-    grid: dict = field(default_factory=lambda: {k: list(v) for k, v in GRID.items()})
-    trials: int | None = None
-    base: PipelineConfig | None = None
-    epochs1: int | None = None
-    epochs2: int | None = None
-    prune: bool = True
-    latency: bool = True  # export each trial's model and time onnxruntime (batch 1, 2 threads)
-    seed: int = 0
-    heartbeat_s: int = 20  # a running trial says it is alive this often
-    grace_s: int = 60  # a trial silent for this long is taken as dead, failed and retried
-
-    def __post_init__(self):
-        if self.sampler not in ("grid", "tpe"):
-            raise ValueError(f"sampler must be 'grid' or 'tpe', got {self.sampler!r}")
-        if self.sampler == "tpe" and not self.trials:
-            raise ValueError("a TPE search needs a number of trials")
-        unknown = set(self.grid) - set(GRID)
-        if unknown or not all(self.grid.get(k) for k in GRID):
-            raise ValueError(f"the grid needs values for {sorted(GRID)}" + (f"; unknown: {sorted(unknown)}" if unknown else ""))
-        bad = [a for a in self.grid["arch"] if a not in EPOCHS]
-        if bad:
-            raise ValueError(f"unknown architecture {bad[0]!r}; choose from {sorted(EPOCHS)}")
-
-    def storage_url(self) -> str:
-        return self.storage or f"sqlite:///{Path(self.out).resolve() / 'study.db'}"
-
-    def location(self) -> str:
-        """Where the study lives, for people: the database file as ``out`` names it (relative stays
-        relative, so a notebook's output names no one's home folder), or the ``storage`` URL."""
-        return self.storage or str(Path(self.out) / "study.db")
-
-
-@contextlib.contextmanager
-def _quiet_experimental():
-    """Optuna marks its heartbeat API "experimental" at every use; that warning is not news to a learner."""
-    import optuna
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        yield
-
-
-STORAGE_ATTEMPTS = 5
-"""Tries to open the study database (see ``_storage``)."""
-MAX_ATTEMPTS = 3
-"""A grid point (or TPE trial) that fails is run again until it has had this many attempts."""
-POSTGRES_HINT = 'pip install "landinglib[postgres]"'
-"""What installs the PostgreSQL driver (psycopg 3) that ``postgresql://`` URLs need."""
-
-
-def _storage(cfg: SweepConfig):
-    import optuna
-    from optuna.storages import RDBStorage
-    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-
-    url = cfg.storage_url()
-    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # several processes wait their turn
-    for attempt in range(STORAGE_ATTEMPTS):
-        try:
-            with _quiet_experimental():
-                storage = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=cfg.heartbeat_s,
-                                     grace_period=cfg.grace_s, heartbeat_stale_trial_callback=_retry_stale)
-            return storage, optuna
-        except ImportError as err:  # SQLAlchemy found no driver for the URL's database
-            if url.startswith("postgresql"):
-                raise ValueError(f"--storage {url}: no PostgreSQL driver is installed. Install it with "
-                                 f"{POSTGRES_HINT} (psycopg 3), or give a postgresql+DRIVER:// URL of a driver "
-                                 f"you have ({err})") from None
-            raise ValueError(f"--storage {url}: the database driver is missing ({err})") from None
-        except (IntegrityError, OperationalError, ProgrammingError):
-            # two processes creating the same new database at once: one writes the schema, the other's
-            # insert of the schema version (or its CREATE TABLE) collides; once the winner is done, opening it
-            # again works
-            if attempt == STORAGE_ATTEMPTS - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-
-
-def open_study(cfg: SweepConfig):
-    """The study (created, or loaded to resume or to join) with its sampler and pruner."""
-    storage, optuna = _storage(cfg)
-    if cfg.sampler == "grid":
-        sampler = optuna.samplers.GridSampler(cfg.grid, seed=cfg.seed)
-    else:
-        sampler = optuna.samplers.TPESampler(seed=cfg.seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if cfg.prune else optuna.pruners.NopPruner()
-    return optuna.create_study(study_name=cfg.study, storage=storage, sampler=sampler, pruner=pruner,
-                               direction="maximize", load_if_exists=True)
-
-
-def _suggest(trial, cfg: SweepConfig) -> dict:
-    if cfg.sampler == "grid":
-        return {"lr": trial.suggest_categorical("lr", cfg.grid["lr"]),
-                "batch_size": trial.suggest_categorical("batch_size", cfg.grid["batch_size"]),
-                "arch": trial.suggest_categorical("arch", cfg.grid["arch"])}
-    lrs = cfg.grid["lr"]
-    return {"lr": trial.suggest_float("lr", min(lrs), max(lrs), log=True),
-            "batch_size": trial.suggest_int("batch_size", min(cfg.grid["batch_size"]), max(cfg.grid["batch_size"])),
-            "arch": trial.suggest_categorical("arch", cfg.grid["arch"])}
-
-
-def point_of(params: dict) -> str:
-    """The name of a grid point (or of a TPE trial's parameters), e.g. "arch=fast batch_size=4 lr=0.001"."""
-    return " ".join(f"{k}={params[k]:g}" if isinstance(params[k], float) else f"{k}={params[k]}" for k in sorted(params))
-
-
-def grid_points(cfg: SweepConfig) -> list[dict]:
-    """Every point of the grid, in a fixed order."""
-    names = list(GRID)
-    return [dict(zip(names, values)) for values in itertools.product(*(cfg.grid[n] for n in names))]
-
-
-def trial_config(cfg: SweepConfig, number: int, params: dict) -> PipelineConfig:
-    """The pipeline settings of one trial: the base, the trial's parameters, its own folder."""
-    epochs1, epochs2 = EPOCHS[params["arch"]]
-    return replace(cfg.base or PipelineConfig(), arch=params["arch"], batch_size=int(params["batch_size"]),
-                   lr2=float(params["lr"]), lr1=2 * float(params["lr"]), out=str(Path(cfg.out) / f"trial-{number:03d}"),
-                   epochs1=cfg.epochs1 or epochs1, epochs2=cfg.epochs2 or epochs2)
+__all__ = ["run_sweep", "onnx_latency_ms",
+           # sweep_space: the search space and one trial's settings
+           "GRID", "SweepConfig", "suggest", "point_of", "grid_points", "trial_config",
+           # sweep_study: the study's database and its queue
+           "STORAGE_ATTEMPTS", "MAX_ATTEMPTS", "POSTGRES_HINT", "open_study",
+           # sweep_results: rows, table, plots
+           "sweep_rows", "point_rows", "unfinished", "sweep_table", "pareto_front", "text_color", "plot_sweep"]
 
 
 def onnx_latency_ms(checkpoint: str | Path, runs: int = 20, size: int = 256) -> float:
@@ -193,10 +68,13 @@ def onnx_latency_ms(checkpoint: str | Path, runs: int = 20, size: int = 256) -> 
 
 
 def _objective(cfg: SweepConfig):
+    """What Optuna runs per trial: the trial's point through the pipeline, stage-2 validation mIoU reported
+    after each epoch (what the pruner judges), test figures and latency recorded beside it; returns the best
+    stage-2 validation mIoU. A trial with no point left, or whose point an earlier trial holds, ends as pruned."""
     import optuna
 
     def objective(trial) -> float:
-        params = _suggest(trial, cfg)
+        params = suggest(trial, cfg)
         trials = trial.study.get_trials(deepcopy=False)
         frozen = next(t for t in trials if t.number == trial.number)
         point = frozen.user_attrs.get("point")
@@ -207,7 +85,8 @@ def _objective(cfg: SweepConfig):
             point = point_of(params)
             trial.set_user_attr("point", point)
             trial.set_user_attr("attempt", 1)
-        earlier = [t for t in trials if t.number < trial.number and t.user_attrs.get("point") == point and _counts(t)]
+        earlier = [t for t in trials
+                   if t.number < trial.number and t.user_attrs.get("point") == point and holds_point(t)]
         if earlier:  # the same point queued twice (two processes started together): the lower number runs it
             trial.set_user_attr("duplicate_of", earlier[0].number)
             raise optuna.TrialPruned(f"grid point {point} is trial {earlier[0].number}'s")
@@ -249,64 +128,6 @@ def _objective(cfg: SweepConfig):
     return objective
 
 
-def _counts(t) -> bool:
-    """Whether a trial holds its grid point: queued, running or done (not failed, not a duplicate, not idle)."""
-    from optuna.trial import TrialState
-
-    if t.state == TrialState.FAIL or "duplicate_of" in t.user_attrs or t.user_attrs.get("idle"):
-        return False
-    return t.state in (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
-
-
-def _queue_attempt(study, failed, attempt: int) -> None:
-    """Queue the next attempt of a failed trial: same parameters, same folder (its checkpoints resume)."""
-    import optuna
-
-    study.add_trial(optuna.create_trial(
-        state=optuna.trial.TrialState.WAITING, params=failed.params, distributions=failed.distributions,
-        user_attrs={"point": failed.user_attrs.get("point") or point_of(failed.params), "attempt": attempt,
-                    "folder": failed.user_attrs.get("folder", failed.number), "retry_of": failed.number},
-        system_attrs={"fixed_params": failed.params}))
-
-
-def _retry_stale(study, trial) -> None:
-    """Optuna calls this for a trial whose process died (no heartbeat): its point is queued again."""
-    if trial.params and trial.user_attrs.get("attempt", 1) < MAX_ATTEMPTS:
-        _queue_attempt(study, trial, trial.user_attrs.get("attempt", 1) + 1)
-
-
-def _requeue_failed(study) -> None:
-    """Queue again every failed trial whose point has no later attempt, until it has had ``MAX_ATTEMPTS``."""
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False)
-    for t in trials:
-        if t.state != TrialState.FAIL or not t.params or t.user_attrs.get("attempt", 1) >= MAX_ATTEMPTS:
-            continue
-        point = t.user_attrs.get("point") or point_of(t.params)
-        if not any(u.number > t.number and u.user_attrs.get("point") == point for u in trials):
-            _queue_attempt(study, t, t.user_attrs.get("attempt", 1) + 1)
-
-
-def _queue_grid(study, cfg: SweepConfig) -> None:
-    """Queue every grid point that has no trial yet as a waiting trial (the database hands each to one process)."""
-    have = {t.user_attrs.get("point") for t in study.get_trials(deepcopy=False)}
-    for params in grid_points(cfg):
-        point = point_of(params)
-        if point not in have:
-            study.enqueue_trial(params, user_attrs={"point": point, "attempt": 1})
-
-
-def _work_left(study, cfg: SweepConfig) -> bool:
-    """Whether this process should start another trial: a queued trial is waiting (a grid point, or a retry);
-    a TPE search always has more to try. Points that other processes are running are theirs."""
-    from optuna.trial import TrialState
-
-    if cfg.sampler != "grid":
-        return True
-    return any(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
-
-
 def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
     """Run, resume or join the study, one trial at a time, until every grid point is done or has failed
     ``MAX_ATTEMPTS`` times (or ``trials`` trials have run in this call); returns ``sweep_rows``, writes
@@ -318,13 +139,13 @@ def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
     study = open_study(cfg)
     say(f"study {cfg.study!r} in {cfg.location()} ({cfg.sampler}): {len(study.trials)} trial(s) so far")
     objective, ran = _objective(cfg), 0
-    _requeue_failed(study)  # points whose last attempt raised: queued again (a command never retries its own failures)
+    requeue_failed(study)  # points whose last attempt raised: queued again (a command never retries its own failures)
     while cfg.trials is None or ran < cfg.trials:
-        with _quiet_experimental():
+        with quiet_experimental():
             fail_stale_trials(study)  # trials of killed processes: failed, and their points queued again
         if cfg.sampler == "grid":
-            _queue_grid(study, cfg)
-        if not _work_left(study, cfg):
+            queue_grid(study, cfg)
+        if not work_left(study, cfg):
             break
         try:
             study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(Exception,))
@@ -343,123 +164,7 @@ def run_sweep(cfg: SweepConfig, say=print) -> list[dict]:
     return rows
 
 
-def unfinished(rows: list[dict]) -> list[dict]:
-    """The points of ``point_rows`` whose last attempt failed: the next command runs them again (while they
-    have attempts left). Points that another process is running are not among them."""
-    return [r for r in point_rows(rows) if r["state"] == "FAIL"]
-
-
 def _jsonable(cfg: SweepConfig) -> dict:
     out = asdict(cfg)
     out["storage"] = cfg.storage_url()
     return out
-
-
-def sweep_rows(study) -> list[dict]:
-    """One dict per trial: number, state, point, attempt (and whether it was a duplicate or had nothing to
-    run), parameters, val / test / unseen-style mIoU, the test false-safe rate and best sites on Safe ground
-    under the trial's Safe threshold, minutes, latency, and the error of a failed attempt."""
-    rows = []
-    for t in sorted(study.trials, key=lambda t: t.number):
-        a = t.user_attrs
-        rows.append({"trial": t.number, "state": t.state.name, **t.params, "point": a.get("point"),
-                     "attempt": a.get("attempt", 1), "duplicate_of": a.get("duplicate_of"), "idle": bool(a.get("idle")),
-                     "val_miou": t.value if t.value is not None else (max(t.intermediate_values.values())
-                                                                      if t.intermediate_values else None),
-                     "test_miou": a.get("test_miou"), "unseen_miou": a.get("unseen_miou"),
-                     "safe_threshold": a.get("safe_threshold"), "test_false_safe": a.get("test_false_safe"),
-                     "test_best_site_on_safe": a.get("test_best_site_on_safe"), "minutes": a.get("minutes"),
-                     "latency_ms": a.get("latency_ms"), "out": a.get("out"), "error": a.get("error")})
-    return rows
-
-
-def point_rows(rows: list[dict]) -> list[dict]:
-    """One row per point: its last attempt (duplicates and idle trials left out), with ``attempts``, the
-    number of attempts it took."""
-    by_point: dict = {}
-    for r in rows:
-        if r.get("duplicate_of") is not None or r.get("idle"):
-            continue
-        key = r.get("point") or r["trial"]
-        by_point.setdefault(key, []).append(r)
-    return [{**max(tries, key=lambda r: r["trial"]), "attempts": len(tries)} for tries in by_point.values()]
-
-
-def sweep_table(rows: list[dict]) -> Table:
-    """The results as a table (text, or HTML in a notebook), one row per point (its last attempt), best
-    validation mIoU first; ``attempts`` says how many runs a point took."""
-    def fmt(v, spec):
-        return "-" if v is None or v != v else format(v, spec)
-
-    ranked = sorted(point_rows(rows), key=lambda r: -(r["val_miou"] if r["state"] == "COMPLETE" else -1))
-    return Table(["trial", "state", "attempts", "arch", "lr", "batch", "val mIoU", "test mIoU", "unseen mIoU",
-                  "Safe >=", "test false-safe", "best site on Safe", "minutes", "ORT ms"],
-                 [[str(r["trial"]), r["state"].lower(), str(r["attempts"]), str(r.get("arch", "-")),
-                   fmt(r.get("lr"), ".0e"), str(r.get("batch_size", "-")), fmt(r["val_miou"], ".3f"),
-                   fmt(r["test_miou"], ".3f"), fmt(r["unseen_miou"], ".3f"), fmt(r.get("safe_threshold"), ".3f"),
-                   fmt(r.get("test_false_safe"), ".1%"), fmt(r.get("test_best_site_on_safe"), ".0%"),
-                   fmt(r["minutes"], ".1f"), fmt(r["latency_ms"], ".1f")]
-                  for r in ranked])
-
-
-def pareto_front(rows: list[dict]) -> list[dict]:
-    """Completed trials that no other trial beats on both validation mIoU (higher) and latency (lower)."""
-    done = [r for r in point_rows(rows) if r["state"] == "COMPLETE" and r.get("latency_ms") is not None]
-    return sorted((r for r in done if not any(o["val_miou"] >= r["val_miou"] and o["latency_ms"] <= r["latency_ms"]
-                                             and (o["val_miou"], o["latency_ms"]) != (r["val_miou"], r["latency_ms"])
-                                             for o in done)), key=lambda r: r["latency_ms"])
-
-
-def text_color(background) -> str:
-    """"black" or "white", whichever reads better on ``background`` (an RGB(A) colour, 0..1): black
-    on light cells, white on dark ones, judged by the background's luminance (ITU-R BT.601 weights)."""
-    r, g, b = (float(c) for c in tuple(background)[:3])
-    return "black" if 0.299 * r + 0.587 * g + 0.114 * b >= 0.5 else "white"
-
-
-def plot_sweep(rows: list[dict], out: Path | None = None):
-    """Two plots: validation mIoU against onnxruntime latency with the Pareto front, and a heat map
-    of validation mIoU over learning rate x batch size per architecture. Saved in ``out`` if given."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    rows = point_rows(rows)
-    done = [r for r in rows if r["state"] == "COMPLETE"]
-    archs = sorted({r["arch"] for r in done})
-    fig, axes = plt.subplots(1, 1 + len(archs), figsize=(4.2 * (1 + len(archs)), 3.4), squeeze=False)
-    axes = axes[0]
-    ax = axes[0]
-    timed = [r for r in done if r.get("latency_ms") is not None]
-    for arch in archs:
-        pts = [r for r in timed if r["arch"] == arch]
-        ax.scatter([r["latency_ms"] for r in pts], [r["val_miou"] for r in pts], label=arch, s=30)
-    front = pareto_front(rows)
-    if front:
-        ax.plot([r["latency_ms"] for r in front], [r["val_miou"] for r in front], "k--", lw=1, label="Pareto front")
-    ax.set_xlabel("onnxruntime ms per 256x256 frame"); ax.set_ylabel("validation mIoU")
-    ax.set_title("accuracy against speed"); ax.legend(fontsize=7)
-    tried = [r for r in rows if r.get("arch") in archs and r["state"] in ("COMPLETE", "PRUNED")]
-    lrs = sorted({r["lr"] for r in tried}, reverse=True)
-    batches = sorted({r["batch_size"] for r in tried})
-    cmap = plt.get_cmap("viridis").with_extremes(bad="0.88")  # light grey: pruned, or not run
-    for ax, arch in zip(axes[1:], archs):
-        grid = np.full((len(lrs), len(batches)), np.nan)
-        labels = np.full(grid.shape, "not run", dtype=object)
-        for r in tried:
-            if r["arch"] == arch:
-                cell = lrs.index(r["lr"]), batches.index(r["batch_size"])
-                if r["state"] == "COMPLETE":
-                    grid[cell], labels[cell] = r["val_miou"], f"{r['val_miou']:.3f}"
-                else:
-                    labels[cell] = "pruned"
-        image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=min(r["val_miou"] for r in done),
-                          vmax=max(r["val_miou"] for r in done))
-        for (i, j), v in np.ndenumerate(grid):
-            ax.text(j, i, labels[i, j], ha="center", va="center", fontsize=8,
-                    color=text_color(cmap(image.norm(v)) if v == v else cmap.get_bad()))
-        ax.set_xticks(range(len(batches)), batches); ax.set_yticks(range(len(lrs)), [f"{v:.0e}" for v in lrs])
-        ax.set_xlabel("batch size"); ax.set_ylabel("stage-2 lr"); ax.set_title(f"{arch}: val mIoU")
-    fig.tight_layout()
-    if out is not None:
-        fig.savefig(out / "sweep.png", dpi=90)
-    return fig

@@ -1,113 +1,32 @@
-"""Stage 0: the pretraining world, its shards, the run end to end, and the shipped files."""
+"""Stage 0: ``landinglib pretrain`` end to end (one process, and two under torchrun), and the shipped files."""
 import json
 
-import numpy as np
 import pytest
 import torch
 
-from landinglib import classes, pipeline, pretrain, synthetic
+from landinglib import classes, pipeline, pretrain, pretrain_world
 from landinglib.__main__ import main
 from landinglib.model import build_model, load_checkpoint
-from landinglib.synthetic import styles
 
 from .conftest import error_message
 
 
-def test_pretraining_seeds_never_meet_the_course_sets():
-    # the course draws its built-in sets with (seed, style id, index), seed 0 (ensure_builtin); the stand-in of
-    # notebook 07 with (0, len(STYLES), index)
-    course_first = {0}
-    for (kind, split), second in pretrain.SPLIT_IDS.items():
-        seed = pretrain.frame_seed(kind, split, 7)
-        assert seed[0] == pretrain.PRETRAIN_SEED and seed[0] not in course_first
-        assert seed == (pretrain.PRETRAIN_SEED, second, 7)
-    assert len(set(pretrain.SPLIT_IDS.values())) == len(pretrain.SPLIT_IDS)  # train and held-out streams differ
-    first = pretrain.render_frame(("drone", "train", 0))[0]
-    course = synthetic.render_scene(synthetic.UDD6_STYLE, (0, list(synthetic.STYLES).index("udd6"), 0))[0]
-    assert first.shape[0] == pretrain.SHORT_SIDE and not np.array_equal(first[:64, :64], course[:64, :64])
+def test_the_names_of_the_world_are_still_importable_from_pretrain():
+    assert pretrain.write_shards is pretrain_world.write_shards and pretrain.ShardDataset is pretrain_world.ShardDataset
+    assert pretrain.render_frame is pretrain_world.render_frame and pretrain.SPLIT_IDS is pretrain_world.SPLIT_IDS
+    assert all(hasattr(pretrain, name) for name in pretrain.__all__)
 
 
-def test_pretraining_never_draws_the_unseen_style_families(monkeypatch):
-    for style, _ in pretrain.KINDS.values():
-        assert not set(style.pavements) & set(styles.UNSEEN_PAVEMENTS)
-        assert not set(style.flat_roofs) & set(styles.UNSEEN_FLAT_ROOFS)
-        assert not set(style.lightings) & set(styles.UNSEEN_LIGHTINGS)
-        assert style.unseen_roof_p == 0 and style.lens_k1 == (0.0, 0.0)
-    pretrain.check_held_out()
-    leaky = dict(pretrain.KINDS, drone=(synthetic.UDD6_UNSEEN_STYLE, None))
-    monkeypatch.setattr(pretrain, "KINDS", leaky)
-    assert "unseen-style" in error_message(pretrain.check_held_out, ValueError)
-
-
-def test_a_frame_is_labelled_with_the_aerial_classes_at_the_stages_scale():
-    image, label = pretrain.render_frame(("drone", "val", 3))
-    assert image.dtype == np.uint8 and image.shape[:2] == label.shape and min(label.shape) == pretrain.SHORT_SIDE
-    assert set(np.unique(label)) <= set(range(len(classes.AERIAL))) | {255}
-    tile, tile_label = pretrain.render_frame(("ortho", "train", 1))
-    assert tile.shape[:2] == (pretrain.SHORT_SIDE, pretrain.SHORT_SIDE)
-    assert classes.AERIAL.names.index("Sky") not in np.unique(tile_label)  # an orthomosaic shows no sky
-    assert (styles.SEMANTIC_TO_AERIAL[[styles.ROAD, styles.ROOF, styles.FACADE, styles.SKY, styles.NODATA]]
-            == [3, 4, 5, 9, 255]).all()
-
-
-def test_shards_are_drawn_once_resume_and_grow(tmp_path, monkeypatch):
-    monkeypatch.setattr(pretrain, "SHARD_FRAMES", 3)
-    calls = []
-    real = pretrain.render_frame
-
-    def counting(job):
-        calls.append(job)
-        return real(job)
-
-    monkeypatch.setattr(pretrain, "render_frame", counting)
-    folder = pretrain.write_shards(tmp_path, "ortho", "train", 4, workers=1, progress=False)
-    assert len(calls) == 4 and sorted(p.name for p in folder.glob("*.npy"))[:2] == ["shard-0000-images.npy",
-                                                                                   "shard-0000-labels.npy"]
-    first = np.load(folder / "shard-0000-images.npy")
-    pretrain.write_shards(tmp_path, "ortho", "train", 4, workers=1, progress=False)
-    assert len(calls) == 4  # nothing drawn twice
-    pretrain.write_shards(tmp_path, "ortho", "train", 6, workers=1, progress=False)
-    assert [c[2] for c in calls[4:]] == [3, 4, 5]  # the short last shard is completed, nothing else redrawn
-    assert np.array_equal(np.load(folder / "shard-0000-images.npy"), first)
-    (folder / "shard-0001-labels.npy").unlink()  # as a run killed while writing shard 1 leaves it
-    pretrain.write_shards(tmp_path, "ortho", "train", 6, workers=1, progress=False)
-    assert [c[2] for c in calls[7:]] == [3, 4, 5]
-    data = pretrain.ShardDataset([(folder, 5)])
-    assert len(data) == 5 and data.classes is classes.AERIAL
-    image, mask = data[4]
-    assert np.array_equal(image, real(("ortho", "train", 4))[0]) and mask.shape == image.shape[:2]
-
-
-def test_two_runs_sharing_one_frame_cache_draw_each_frame_once(tmp_path, monkeypatch):
-    """Two pretraining runs started at once on one cache (the scaling benchmark and a shipping run): one
-    draws under the cache's lock, the other waits and finds the shards whole."""
-    import threading
-    import time
-
-    calls = []
-    real = pretrain.render_frame
-
-    def slow(job):
-        calls.append(job)
-        time.sleep(0.05)  # long enough for the second run to arrive while the first draws
-        return real(job)
-
-    monkeypatch.setattr(pretrain, "render_frame", slow)
-    runs = [threading.Thread(target=pretrain.write_shards, args=(tmp_path, "ortho", "val", 3),
-                             kwargs=dict(workers=1, progress=False)) for _ in range(2)]
-    for run in runs:
-        run.start()
-    for run in runs:
-        run.join()
-    assert sorted(c[2] for c in calls) == [0, 1, 2]
-    assert len(pretrain.ShardDataset([(tmp_path / "val-ortho", 3)], split="val")) == 3
-
-
-def test_pretrain_runs_end_to_end_and_ships_a_checked_file(tmp_path, capsys):
+def test_pretrain_runs_end_to_end_and_ships_a_checked_file(tmp_path, capsys, monkeypatch):
     out, shipped = tmp_path / "run", tmp_path / "pretrained" / "stage0-fast.pt"
+    resolved = []
+    monkeypatch.setattr(pretrain, "resolve_device", lambda name: resolved.append(name) or torch.device("cpu"))
     assert main(["pretrain", "--fast", "--out", str(out), "--shards", str(tmp_path / "shards"), "--workers", "0",
                  "--ship", str(shipped)]) == 0
     assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    assert resolved == ["auto"]  # once per run; both phases train, and the result is scored, where it said
+    assert load_checkpoint(out / "finish" / "best.pt")["config"]["device"] == "cpu"
+    assert json.loads((out / "pretrain.json").read_text())["config"]["device"] == "auto"  # the recipe as given
     card = json.loads(shipped.with_suffix(".json").read_text())
     assert card["sha256"] == pretrain.sha256(shipped) and card["classes"] == list(classes.AERIAL.names)
     for key in ("command", "commit", "machine", "train_seconds", "draw_seconds", "frames", "seeds", "epochs", "held_out"):

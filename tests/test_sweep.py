@@ -1,4 +1,5 @@
-"""`landinglib sweep`: a study that runs the grid, survives a kill, and can be shared by processes."""
+"""`landinglib sweep`: a study that runs the grid, survives a kill, and can be shared by processes; it chooses on
+validation, never on test."""
 import glob
 import json
 import os
@@ -14,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from landinglib import sweep
-from landinglib.__main__ import main
 
 
 def _config(tmp_path, batch_sizes=(2, 4), **overrides):
@@ -40,6 +40,16 @@ def test_a_two_trial_grid_runs_once_and_a_second_call_finds_nothing_left(tmp_pat
     assert said[0] == f"study 'landing' in {Path(cfg.out) / 'study.db'} (grid): 2 trial(s) so far"
     reported = [sorted(t.intermediate_values) for t in sweep.open_study(cfg).trials]
     assert reported == [[1, 2], [1, 2]]  # validation mIoU after each stage-2 epoch: what the pruner judges
+
+
+def test_the_names_the_course_imports_from_sweep_still_resolve():
+    """The command, notebook 07 and the README use these from ``landinglib.sweep``."""
+    from landinglib import sweep_results, sweep_space, sweep_study
+
+    assert sweep.SweepConfig is sweep_space.SweepConfig and sweep.GRID is sweep_space.GRID
+    assert sweep.MAX_ATTEMPTS == sweep_study.MAX_ATTEMPTS and sweep.open_study is sweep_study.open_study
+    assert sweep.sweep_table is sweep_results.sweep_table and sweep.plot_sweep is sweep_results.plot_sweep
+    assert all(hasattr(sweep, name) for name in sweep.__all__)
 
 
 RUNNER = textwrap.dedent("""
@@ -174,23 +184,6 @@ def test_a_point_queued_twice_runs_once_the_lower_trial_number_wins(tmp_path, mo
     assert len(ran) == 1 and [r["duplicate_of"] for r in rows] == [None, 0]
 
 
-def test_a_postgresql_url_without_its_driver_names_the_extra_to_install(tmp_path, monkeypatch, capsys):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_psycopg(name, *args, **kwargs):
-        if name.split(".")[0] in ("psycopg", "psycopg2"):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_psycopg)
-    url = "postgresql://landing@127.0.0.1:1/nothing"
-    assert main(["sweep", "--fast", "--storage", url, "--out", str(tmp_path / "s"), "--no-latency"]) == 2
-    err = capsys.readouterr().err
-    assert 'pip install "landinglib[postgres]"' in err and url in err
-
-
 def test_two_processes_share_one_study_without_running_a_grid_point_twice(tmp_path):
     runners = [_runner(tmp_path, "share", "2,3,4,5") for _ in range(2)]
     for r in runners:
@@ -207,83 +200,6 @@ def _every_point_done_exactly_once(rows, batch_sizes):
     assert {r["state"] for r in ran} <= {"COMPLETE", "PRUNED"}, ran
     assert sorted(r["batch_size"] for r in ran) == sorted(batch_sizes)  # every grid point once: none twice, none lost
     assert all(r["minutes"] is None for r in rows if r not in ran)  # a duplicate trains nothing
-
-
-def test_table_and_pareto_front_rank_by_validation_and_latency():
-    rows = [{"trial": 0, "state": "COMPLETE", "arch": "fast", "lr": 1e-3, "batch_size": 4, "val_miou": 0.5,
-             "test_miou": 0.4, "unseen_miou": 0.3, "minutes": 1.0, "latency_ms": 4.0},
-            {"trial": 1, "state": "COMPLETE", "arch": "ultra-fast", "lr": 1e-3, "batch_size": 4, "val_miou": 0.6,
-             "test_miou": 0.5, "unseen_miou": 0.4, "minutes": 1.0, "latency_ms": 15.0},
-            {"trial": 2, "state": "COMPLETE", "arch": "ultra-fast", "lr": 1e-4, "batch_size": 8, "val_miou": 0.45,
-             "test_miou": 0.4, "unseen_miou": 0.3, "minutes": 1.0, "latency_ms": 16.0},
-            {"trial": 3, "state": "PRUNED", "arch": "fast", "lr": 1e-4, "batch_size": 8, "val_miou": 0.2,
-             "test_miou": None, "unseen_miou": None, "minutes": None, "latency_ms": None}]
-    assert [r["trial"] for r in sweep.pareto_front(rows)] == [0, 1]  # 2 is slower and worse than 1
-    table = sweep.sweep_table(rows)
-    assert [row[0] for row in table.rows] == ["1", "0", "2", "3"] and "pruned" in table
-    fig = sweep.plot_sweep(rows)
-    assert len(fig.axes) >= 3  # accuracy against speed, then one heat map per architecture
-
-
-def test_heat_map_labels_are_dark_on_light_cells_and_light_on_dark_ones():
-    assert sweep.text_color((1.0, 1.0, 0.9)) == "black" and sweep.text_color((0.27, 0.0, 0.33, 1.0)) == "white"
-    rows = [{"trial": k, "state": "COMPLETE", "arch": "fast", "lr": lr, "batch_size": b, "val_miou": v,
-             "test_miou": v, "unseen_miou": v, "minutes": 1.0, "latency_ms": 4.0 + k}
-            for k, (lr, b, v) in enumerate([(1e-3, 4, 0.10), (1e-3, 8, 0.20), (1e-4, 4, 0.40)])]
-    rows.append({"trial": 3, "state": "PRUNED", "arch": "fast", "lr": 1e-4, "batch_size": 8, "val_miou": 0.1,
-                 "test_miou": None, "unseen_miou": None, "minutes": None, "latency_ms": None})
-    fig = sweep.plot_sweep(rows)
-    colours = {t.get_text(): t.get_color() for t in fig.axes[1].texts}
-    # viridis: the lowest score is dark purple (white text), the highest yellow (black), pruned light grey (black);
-    # a score just below the mean of its grid used to get black text on a dark cell
-    assert colours == {"0.100": "white", "0.200": "white", "0.400": "black", "pruned": "black"}
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-
-
-def test_the_study_is_named_where_out_says_not_by_an_absolute_path(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    cfg = sweep.SweepConfig(out="../runs/sweep-notebook")
-    assert cfg.location() == str(Path("../runs/sweep-notebook") / "study.db")
-    assert cfg.storage_url() == f"sqlite:///{(tmp_path / '../runs/sweep-notebook').resolve() / 'study.db'}"
-    assert sweep.SweepConfig(storage="postgresql://u@h/db").location() == "postgresql://u@h/db"
-
-
-def test_sweep_settings_are_checked_before_anything_runs(tmp_path, capsys):
-    with pytest.raises(ValueError, match="TPE search needs a number"):
-        sweep.SweepConfig(sampler="tpe")
-    with pytest.raises(ValueError, match="unknown architecture"):
-        sweep.SweepConfig(grid={"lr": [1e-3], "batch_size": [4], "arch": ["huge"]})
-    cfg = sweep.trial_config(_config(tmp_path), 7, {"lr": 5e-4, "batch_size": 8, "arch": "fast"})
-    assert (cfg.lr2, cfg.lr1, cfg.batch_size, cfg.arch) == (5e-4, 1e-3, 8, "fast") and cfg.out.endswith("trial-007")
-    assert main(["sweep", "--fast", "--stage2-data", str(tmp_path / "missing"), "--out", str(tmp_path / "s")]) == 2
-
-
-def test_opening_a_database_another_process_is_creating_retries(tmp_path, monkeypatch):
-    """Seen in CI: two sweep processes started together both wrote the schema of the new SQLite file, and the second
-    stopped with 'UNIQUE constraint failed: alembic_version'. It now waits and opens the finished database."""
-    import optuna.storages
-    from sqlalchemy.exc import IntegrityError
-
-    real, calls = optuna.storages.RDBStorage, []
-
-    def racing(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise IntegrityError("INSERT INTO alembic_version", {}, Exception("UNIQUE constraint failed"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
-    monkeypatch.setattr(sweep.time, "sleep", lambda s: None)
-    cfg = sweep.SweepConfig(out=str(tmp_path / "s"))
-    (tmp_path / "s").mkdir()
-    storage, _ = sweep._storage(cfg)
-    assert len(calls) == 2 and storage is not None
-    calls.clear()
-    monkeypatch.setattr(optuna.storages, "RDBStorage", lambda *a, **k: (_ for _ in ()).throw(
-        IntegrityError("INSERT", {}, Exception("still failing"))))
-    with pytest.raises(IntegrityError):
-        sweep._storage(cfg)
 
 
 def _postgres_bin() -> Path | None:
