@@ -4,7 +4,6 @@ through a lock: one decodes, the others wait and use its files."""
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import zlib
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..runtime import exclusive
+from ..runtime import exclusive, write_atomic
 from .io import _check_same_size, read_image
 
 
@@ -67,10 +66,6 @@ def _decode_pair(image_path, label_path, decode_mask, files, meta_path, source, 
         size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-    for array, target in ((image, files[0]), (mask, files[1])):
-        tmp = target.with_name(target.name + f".{os.getpid()}.tmp.npy")
-        np.save(tmp, array)
-        os.replace(tmp, target)
-    tmp = meta_path.with_name(meta_path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(source))
-    os.replace(tmp, meta_path)
+    write_atomic(files[0], lambda f: np.save(f, image))
+    write_atomic(files[1], lambda f: np.save(f, mask))
+    write_atomic(meta_path, json.dumps(source))  # last: a reader trusts the arrays once this names their sources
