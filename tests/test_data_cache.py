@@ -142,6 +142,33 @@ def test_an_image_already_within_max_side_is_never_enlarged(tmp_path):
 
 
 # --- processes sharing the cache ------------------------------------------------------------------
+def test_a_pair_decoded_while_another_process_holds_its_lock_waits_without_a_word(tmp_path, capsys):
+    """A loader worker that waits while another process decodes the same pair says nothing (``exclusive(...,
+    say=False)``), or the output of a training run would fill with "waiting" lines; the lock still makes it wait."""
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    image_path, label_path, decode = _pair(tmp_path, 4, 6)
+    stem = tmp_path / "held"
+    held = threading.Event()
+
+    def hold():  # another process decoding this pair: the same lock file, held for a moment
+        with FileLock(str(stem) + ".lock"):
+            held.set()
+            time.sleep(0.5)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    start = time.perf_counter()
+    image, mask = data._cached_pair(image_path, label_path, decode, stem)
+    waited = time.perf_counter() - start
+    holder.join()
+    assert waited > 0.25 and image.shape == (4, 6, 3) and mask.shape == (4, 6)  # it did wait, then decoded
+    assert capsys.readouterr().out == ""
+
+
 def test_two_processes_reading_a_frame_first_decode_it_once(udd6_root, tmp_path):
     """Two notebooks (or loader workers) that read the same frame on first use: one decodes it into the cache,
     the other waits and uses that copy."""
