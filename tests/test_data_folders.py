@@ -69,6 +69,27 @@ def test_split_files_read_every_spelling_of_the_three_splits(tmp_path):
     assert str(err.value) == f"{path} names none of the images (expected lines 'name split', split = train, val or test)"
 
 
+def test_split_file_names_keep_their_dots_and_lose_only_an_image_suffix(tmp_path):
+    """A name in a split file may be written with or without its image suffix: ``site.north`` is the stem
+    ``site.north`` (not ``site``), ``site.south.JPG`` is ``site.south``; a suffix that is not an image's
+    (``notes.txt``) is part of the name, and a folder before the name is dropped."""
+    path = tmp_path / "splits.txt"
+    path.write_text("site.north train\nsite.south.JPG val\nsite test\nnotes.txt train\nimages/x.y.png val\n")
+    stems = {"site", "site.north", "site.south", "notes", "x.y"}
+    assert data._read_split_file(path, stems) == {"site.north": "train", "site.south": "val", "site": "test",
+                                                  "x.y": "val"}
+    root = tmp_path / "mine"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for stem, grey in (("site", 20), ("site.north", 100)):
+        cv2.imwrite(str(root / "images" / f"{stem}.jpg"), np.full((30, 40, 3), grey, np.uint8))
+        Image.fromarray(own_bands(), "L").save(root / "labels" / f"{stem}.png")
+    (root / "classes.csv").write_text(OWN_CLASSES_CSV)
+    (root / "splits.txt").write_text("site train\nsite.north val\n")
+    val = FolderDataset(root / "images", root / "labels", root / "classes.csv", "val", split_file=root / "splits.txt")
+    assert [image.name for image, _ in val.pairs] == ["site.north.jpg"]
+
+
 def test_pairing_mistakes_are_errors_that_name_the_files(tmp_path):
     root = own_dataset(tmp_path / "mine", n=3)
     (root / "labels" / "f01.png").rename(root / "labels" / "other.png")

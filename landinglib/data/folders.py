@@ -11,7 +11,7 @@ from .. import classes
 from ..classes import LANDING, ClassFile, read_class_file
 from .cache import _cache_folder, _cached_pair
 from .datasets import _SegmentationDataset, _shown
-from .io import _pair_by_stem, decode_label
+from .io import IMAGE_SUFFIXES, _pair_by_stem, decode_label
 from .splits import _check_split, _hashed_split, _select
 
 FOLDER_LAYOUTS = (("images", "labels"), ("original_images", "label_images_semantic"), ("src", "gt"))
@@ -34,16 +34,24 @@ def find_folders(root) -> tuple[Path, Path]:
     raise FileNotFoundError(f"{root} has no image and label folders (looked for {names})")
 
 
+def _listed_stem(token: str) -> str:
+    """The file stem a split file's name stands for: its folder and an image suffix (``IMAGE_SUFFIXES``)
+    dropped, any other dot kept (``site.north`` and ``site.north.jpg`` are both ``site.north``)."""
+    name = Path(token).name
+    suffix = Path(name).suffix
+    return name[: -len(suffix)] if suffix.lower() in IMAGE_SUFFIXES else name
+
+
 def _read_split_file(path: Path, stems: set[str]) -> dict[str, str]:
     """stem -> split from a text/CSV file of lines ``name split`` (train, val or test; a header and
-    names of absent files are skipped; names may carry a suffix)."""
+    names of absent files are skipped; a name may carry its image suffix, see ``_listed_stem``)."""
     if not path.is_file():
         raise FileNotFoundError(f"split file not found: {path}")
     out = {}
     for line in path.read_text().splitlines():
         tokens = [t for t in re.split(r"[,;\s]+", line.strip()) if t]
         split = next((t.lower() for t in tokens if t.lower() in ("train", "val", "valid", "test")), None)
-        name = next((Path(t).stem for t in tokens if Path(t).stem in stems), None)
+        name = next((s for s in map(_listed_stem, tokens) if s in stems), None)
         if split and name:
             out[name] = "val" if split == "valid" else split
     if not out:
