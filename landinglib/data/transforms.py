@@ -27,11 +27,9 @@ def train_transform(size: int = 256, scale: tuple[float, float] | None = None, a
     (25-100 %, or 10-100 % for "strong") is resized to size × size.
 
     augment "light" (the default): brightness/contrast only. "strong": also free rotation and zoom
-    (0.6-1.3x), hue/saturation, gamma, CLAHE or grey, cast shadows, blur, noise and JPEG. Measured
-    with the pipeline of landinglib 0.1 on the built-in data (notebook 04), strong scored lower on
-    both the test and the unseen-style test: the generator already randomises colour, light, blur,
-    noise and JPEG, and within 14 epochs the harder task costs more than it teaches. Geometric
-    steps move the mask with the image; padding is ignored (255) in the mask.
+    (0.6-1.3x), hue/saturation, gamma, CLAHE or grey, cast shadows, blur, noise and JPEG; the built-in
+    data already varies colour, light, blur, noise and JPEG, and notebook 04 compares the two recipes.
+    Geometric steps move the mask with the image; padding is ignored (255) in the mask.
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
