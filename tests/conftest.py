@@ -1,5 +1,6 @@
-"""Fixtures: tiny datasets in the real layouts, drawn from the documented palettes; and two helpers
-the tests share (a model that records how it is called, the message of an expected error)."""
+"""Fixtures: tiny datasets in the real layouts, drawn from the documented palettes; builders of folders of your
+own data; and helpers the tests share (a model that records how it is called, the message of an expected error,
+tensor equality)."""
 from __future__ import annotations
 
 import cv2
@@ -99,3 +100,52 @@ def error_message(call, kind=Exception) -> str:
     with pytest.raises(kind) as err:
         call()
     return str(err.value)
+
+
+# --- your own data: folders of images and label masks (tests of landinglib.data) ---------------------
+# Three classes of a made-up dataset, written here independently of the library.
+OWN_CLASSES_CSV = ("name, r, g, b, landing\nground, 120, 120, 120, Safe\nbush, 0, 120, 0, Caution\n"
+                   "house, 200, 0, 0, Danger\n")
+OWN_RGB = {0: (120, 120, 120), 1: (0, 120, 0), 2: (200, 0, 0)}
+GREY_CLASSES_CSV = "name, r, g, b, landing\nground, 120, 120, 120, Safe\nhouse, 200, 0, 0, Danger\n"
+
+
+def own_bands(h=30, w=40, shift=0) -> np.ndarray:
+    """Three vertical bands, classes 0..2 (rotated by ``shift``)."""
+    return ((np.arange(w)[None, :].repeat(h, 0) * 3 // w + shift) % 3).astype(np.uint8)
+
+
+def own_dataset(root, n=10, colour_every=2):
+    """``root/images`` + ``root/labels``: ``n`` 40x30 frames ``f00.png``... of ``own_bands``, every
+    ``colour_every``-th label in ``OWN_RGB`` colours and the others as indices; ``root/classes.csv``."""
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for i in range(n):
+        cv2.imwrite(str(root / "images" / f"f{i:02d}.png"), np.full((30, 40, 3), (10 * i) % 256, np.uint8))
+        mask = own_bands(shift=i)
+        if i % colour_every == 0:  # colour labels and index labels may be mixed
+            colours = np.array([OWN_RGB[k] for k in range(3)], np.uint8)[mask]
+            Image.fromarray(colours, "RGB").save(root / "labels" / f"f{i:02d}.png")
+        else:
+            Image.fromarray(mask, "L").save(root / "labels" / f"f{i:02d}.png")
+    (root / "classes.csv").write_text(OWN_CLASSES_CSV)
+    return root
+
+
+def own_grey_folder(root, n=6, h=48, w=64):
+    """``root/images`` + ``root/labels`` with ``n`` grey frames and index labels, a class file and a split file
+    that puts every frame in train."""
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for i in range(n):
+        cv2.imwrite(str(root / "images" / f"f{i}.png"), np.full((h, w, 3), 20 * i, np.uint8))
+        Image.fromarray((np.arange(w)[None, :].repeat(h, 0) * 2 // w).astype(np.uint8), "L").save(
+            root / "labels" / f"f{i}.png")
+    (root / "classes.csv").write_text(GREY_CLASSES_CSV)
+    (root / "all_train.txt").write_text("".join(f"f{i}.png train\n" for i in range(n)))
+    return root
+
+
+def same_tensors(a, b) -> bool:
+    """Whether two sequences of tensors (an item, a batch) are equal element by element."""
+    return all(torch.equal(x, y) for x, y in zip(a, b))

@@ -100,6 +100,37 @@ def test_a_listed_mutant_that_no_longer_survives_is_reported_stale(mutants, tmp_
     assert "1 listed equivalent(s) no longer survive" in out and "+ return x / 3" in out
 
 
+PACKAGE_MODULE = """
+def x_twice__mutmut_orig(x):
+    return x * 2
+
+def x_twice__mutmut_1(x):
+    return x * 3
+"""
+
+
+def test_the_modules_of_a_package_are_read_and_scored_as_one_row(mutants, tmp_path, capsys):
+    """A package (``landinglib/pkg/``) is one row that sums its modules; mutmut names the mutants of its
+    ``__init__.py`` without ``__init__``, and their change is still found."""
+    package = mutants / "landinglib" / "pkg"
+    package.mkdir()
+    for module, name, code in (("one", "landinglib.pkg.one", 1), ("two", "landinglib.pkg.two", 0),
+                               ("__init__", "landinglib.pkg", 0)):
+        (package / f"{module}.py").write_text(PACKAGE_MODULE)
+        (package / f"{module}.py.meta").write_text(json.dumps({"exit_code_by_key": {f"{name}.x_twice__mutmut_1": code}}))
+    found = mutation_report.changes(mutants, ["landinglib.pkg.two.x_twice__mutmut_1", "landinglib.pkg.x_twice__mutmut_1"])
+    assert found["landinglib.pkg.two.x_twice__mutmut_1"] == mutation_report.Change(
+        "landinglib.pkg.two.x_twice", ("return x * 2",), ("return x * 3",))
+    assert found["landinglib.pkg.x_twice__mutmut_1"] == mutation_report.Change(
+        "landinglib.pkg.x_twice", ("return x * 2",), ("return x * 3",))
+    listed = tmp_path / "equivalents.txt"
+    listed.write_text(HALF_AS_PRODUCT + "\n## landinglib.pkg.x_twice\n- return x * 2\n+ return x * 3\n= an example\n")
+    assert mutation_report.report(mutants, listed) == 1  # pkg.two's survivor is not listed
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:4]}
+    assert sorted(rows) == ["all", "mod", "pkg"]
+    assert rows["pkg"] == ["3", "1", "1", "0", "1", "0", "33.3%", "50.0%"]
+    assert rows["all"] == ["6", "3", "2", "0", "1", "0", "50.0%", "75.0%"]
+
 @pytest.mark.parametrize("text, where", [
     ("## landinglib.mod.x_half\n- return x / 2\n+ return x * 0.5\n", "the last block has no '= reason' line"),
     ("## landinglib.mod.x_half\n- a\n## landinglib.mod.x_other\n", ":3: the block above has no '= reason'"),

@@ -1,11 +1,13 @@
 """Score a `mutmut run` and account for every surviving mutant.
 
-`make mutation` runs this after mutmut. It reads mutmut's results (``mutants/landinglib/*.py.meta``) and the
-mutated sources beside them, and matches each surviving mutant against ``tools/mutation_equivalents.txt``: a list
-of mutants judged equivalent (no test can tell them from the original), each with a one-line reason. A reason
-that starts with "caught by" names a test that kills the mutant outside this run (one that needs a GPU or several
-processes); such mutants are counted apart. A survivor that is not listed is a gap in the tests (or a new
-equivalent to list); the script prints its diff and exits 1.
+`make mutation` runs this after mutmut. It reads mutmut's results (``mutants/landinglib/**/*.py.meta``, so the
+modules inside a package such as ``data/`` too) and the mutated sources beside them, and scores each top-level
+module as one row (a package is one row: ``data`` sums ``data/io.py``, ``data/cache.py``, ...). It matches each
+surviving mutant against ``tools/mutation_equivalents.txt``: a list of mutants judged equivalent (no test can
+tell them from the original), each with a one-line reason. A reason that starts with "caught by" names a test
+that kills the mutant outside this run (one that needs a GPU or several processes); such mutants are counted
+apart. A survivor that is not listed is a gap in the tests (or a new equivalent to list); the script prints its
+diff and exits 1.
 
 The file holds one block per mutant, keyed by what the mutant changes, not by mutmut's number (which shifts when
 the code above it changes)::
@@ -77,6 +79,13 @@ def _functions(source: str) -> dict[str, list[str]]:
     }
 
 
+def module_path(mutants: Path, module: str) -> Path:
+    """The mutated source of a dotted module name: ``a/b.py``, or ``a/b/__init__.py`` for a package (whose
+    mutants mutmut names without ``__init__``)."""
+    path = mutants / (module.replace(".", "/") + ".py")
+    return path if path.exists() else mutants / module.replace(".", "/") / "__init__.py"
+
+
 def changes(mutants: Path, names: list[str]) -> dict[str, Change]:
     """The change of each named mutant, read from the mutated module that holds it."""
     by_module = defaultdict(list)
@@ -84,8 +93,7 @@ def changes(mutants: Path, names: list[str]) -> dict[str, Change]:
         by_module[name.rsplit(".", 1)[0]].append(name)
     found = {}
     for module, members in by_module.items():
-        path = mutants / (module.replace(".", "/") + ".py")
-        functions = _functions(path.read_text())
+        functions = _functions(module_path(mutants, module).read_text())
         for name in members:
             short = name.rsplit(".", 1)[1]
             base = _NUMBER.sub("", short)
@@ -141,7 +149,7 @@ def report(mutants: Path, equivalents: Path, draft: bool = False) -> int:
 
     rows: dict[str, Counter] = defaultdict(Counter)
     for name, s in results.items():
-        module = name.split(".")[1]
+        module = name.split(".")[1]  # the top-level module or package: landinglib.data.io.x_f -> data
         rows[module][s] += 1
         if s == SURVIVED:
             reason = listed.get(changed[name])

@@ -1,5 +1,7 @@
-"""Your own dataset: images and label masks paired by stem, classes from a class file."""
+"""landinglib.data.folders: your own dataset: images and label masks paired by stem, classes from a class file."""
+import csv
 import json
+import re
 
 import cv2
 import numpy as np
@@ -7,34 +9,28 @@ import pytest
 from PIL import Image
 
 from landinglib import classes, data, synthetic
+from landinglib.data import FolderDataset
 
-from .conftest import error_message
-
-# Three classes of a made-up dataset, written here independently of the library.
-CSV = "name, r, g, b, landing\nground, 120, 120, 120, Safe\nbush, 0, 120, 0, Caution\nhouse, 200, 0, 0, Danger\n"
-RGB = {0: (120, 120, 120), 1: (0, 120, 0), 2: (200, 0, 0)}
+from .conftest import OWN_CLASSES_CSV, error_message, own_bands, own_dataset, own_grey_folder
 
 
-def _bands(h=30, w=40, shift=0):
-    return ((np.arange(w)[None, :].repeat(h, 0) * 3 // w + shift) % 3).astype(np.uint8)
-
-
-def _dataset(root, n=10, colour_every=2):
+# --- finding your folders, pairing, splits --------------------------------------------------------
+def test_a_folder_without_image_and_label_folders_says_which_layouts_were_looked_for(tmp_path):
+    """An images/ folder alone is not a dataset: both halves of a layout must be there."""
+    root = tmp_path / "mine"
     (root / "images").mkdir(parents=True)
-    (root / "labels").mkdir()
-    for i in range(n):
-        cv2.imwrite(str(root / "images" / f"f{i:02d}.png"), np.full((30, 40, 3), (10 * i) % 256, np.uint8))
-        mask = _bands(shift=i)
-        if i % colour_every == 0:  # colour labels and index labels may be mixed
-            Image.fromarray(np.array([RGB[k] for k in range(3)], np.uint8)[mask], "RGB").save(root / "labels" / f"f{i:02d}.png")
-        else:
-            Image.fromarray(mask, "L").save(root / "labels" / f"f{i:02d}.png")
-    (root / "classes.csv").write_text(CSV)
-    return root
+    assert error_message(lambda: data.find_folders(root), FileNotFoundError) == (
+        f"{root} has no image and label folders (looked for images/ + labels/, "
+        "original_images/ + label_images_semantic/, src/ + gt/)")
+    (root / "original_images").mkdir()
+    (root / "label_images_semantic").mkdir()
+    assert data.find_folders(root) == (root / "original_images", root / "label_images_semantic")
+    missing = tmp_path / "nowhere"
+    assert error_message(lambda: data.find_folders(missing), FileNotFoundError) == f"dataset folder not found: {missing}"
 
 
 def test_index_and_colour_labels_decode_to_the_same_classes_and_map_to_landing(tmp_path):
-    root = _dataset(tmp_path / "mine")
+    root = own_dataset(tmp_path / "mine")
     images, labels = data.find_folders(root)
     split_file = root / "splits.txt"
     split_file.write_text("name split\n" + "".join(f"f{i:02d}.png {'train' if i < 6 else 'val'}\n" for i in range(10)))
@@ -42,7 +38,7 @@ def test_index_and_colour_labels_decode_to_the_same_classes_and_map_to_landing(t
     assert len(own) == 6 and own.classes.names == ("ground", "bush", "house")
     for k in range(6):
         _, mask = own[k]
-        assert np.array_equal(mask, _bands(shift=k)), f"item {k}"  # colour (even) and index (odd) alike
+        assert np.array_equal(mask, own_bands(shift=k)), f"item {k}"  # colour (even) and index (odd) alike
     landing = data.FolderDataset(images, labels, root / "classes.csv", "val", target="landing", split_file=split_file)
     image, mask = landing[0]
     assert landing.classes is classes.LANDING and image.shape == (30, 40, 3)
@@ -51,7 +47,7 @@ def test_index_and_colour_labels_decode_to_the_same_classes_and_map_to_landing(t
 
 
 def test_without_a_split_file_the_split_is_stable_and_covers_every_image(tmp_path):
-    root = _dataset(tmp_path / "mine", n=40)
+    root = own_dataset(tmp_path / "mine", n=40)
     args = (*data.find_folders(root), root / "classes.csv")
     splits = {s: data.FolderDataset(*args, s) for s in data.SPLITS}
     stems = [p[0].stem for s in data.SPLITS for p in splits[s].pairs]
@@ -61,8 +57,41 @@ def test_without_a_split_file_the_split_is_stable_and_covers_every_image(tmp_pat
            [p[0].stem for p in splits["test"].pairs]  # another seed, another split
 
 
+def test_split_files_read_every_spelling_of_the_three_splits(tmp_path):
+    path = tmp_path / "splits.csv"
+    path.write_text("name;split\nA.png;TRAIN\nb.jpg, Valid\nc test\nd.png val\nzzz.png train\ne.png\n")
+    assert data._read_split_file(path, {"A", "b", "c", "d", "e"}) == {"A": "train", "b": "val", "c": "test", "d": "val"}
+    with pytest.raises(FileNotFoundError, match=re.escape(f"split file not found: {tmp_path / 'none.txt'}")):
+        data._read_split_file(tmp_path / "none.txt", {"A"})
+    path.write_text("name split\ne.png\nzzz.png train\n")  # a name without split, a split without a known name
+    with pytest.raises(ValueError) as err:
+        data._read_split_file(path, {"e"})
+    assert str(err.value) == f"{path} names none of the images (expected lines 'name split', split = train, val or test)"
+
+
+def test_split_file_names_keep_their_dots_and_lose_only_an_image_suffix(tmp_path):
+    """A name in a split file may be written with or without its image suffix: ``site.north`` is the stem
+    ``site.north`` (not ``site``), ``site.south.JPG`` is ``site.south``; a suffix that is not an image's
+    (``notes.txt``) is part of the name, and a folder before the name is dropped."""
+    path = tmp_path / "splits.txt"
+    path.write_text("site.north train\nsite.south.JPG val\nsite test\nnotes.txt train\nimages/x.y.png val\n")
+    stems = {"site", "site.north", "site.south", "notes", "x.y"}
+    assert data._read_split_file(path, stems) == {"site.north": "train", "site.south": "val", "site": "test",
+                                                  "x.y": "val"}
+    root = tmp_path / "mine"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for stem, grey in (("site", 20), ("site.north", 100)):
+        cv2.imwrite(str(root / "images" / f"{stem}.jpg"), np.full((30, 40, 3), grey, np.uint8))
+        Image.fromarray(own_bands(), "L").save(root / "labels" / f"{stem}.png")
+    (root / "classes.csv").write_text(OWN_CLASSES_CSV)
+    (root / "splits.txt").write_text("site train\nsite.north val\n")
+    val = FolderDataset(root / "images", root / "labels", root / "classes.csv", "val", split_file=root / "splits.txt")
+    assert [image.name for image, _ in val.pairs] == ["site.north.jpg"]
+
+
 def test_pairing_mistakes_are_errors_that_name_the_files(tmp_path):
-    root = _dataset(tmp_path / "mine", n=3)
+    root = own_dataset(tmp_path / "mine", n=3)
     (root / "labels" / "f01.png").rename(root / "labels" / "other.png")
     with pytest.raises(FileNotFoundError, match="no label for .*f01.png"):
         data.FolderDataset(*data.find_folders(root), root / "classes.csv")
@@ -85,8 +114,9 @@ def _all_train(root):
     return path
 
 
+# --- classes and sizes ----------------------------------------------------------------------------
 def test_unknown_colours_are_ignored_with_a_warning(tmp_path):
-    root = _dataset(tmp_path / "mine", n=2, colour_every=1)
+    root = own_dataset(tmp_path / "mine", n=2, colour_every=1)
     rgb = np.array(Image.open(root / "labels" / "f00.png"))
     rgb[0, 0] = (1, 2, 3)
     Image.fromarray(rgb).save(root / "labels" / "f00.png")
@@ -99,7 +129,7 @@ def test_unknown_colours_are_ignored_with_a_warning(tmp_path):
 
 def test_class_files_in_csv_and_json_and_their_mistakes(tmp_path):
     csv = tmp_path / "c.csv"
-    csv.write_text(CSV)
+    csv.write_text(OWN_CLASSES_CSV)
     js = tmp_path / "c.json"
     js.write_text(json.dumps({"classes": [{"name": "ground", "color": [120, 120, 120], "landing": "safe", "index": 0},
                                           {"name": "house", "color": [200, 0, 0], "landing": "DANGER", "index": 2},
@@ -120,7 +150,7 @@ def test_class_files_in_csv_and_json_and_their_mistakes(tmp_path):
     csv.write_text("name,r,g,b\nx,1,2,3\n")
     assert classes.read_class_file(csv).to_landing is None
     with pytest.raises(ValueError, match="no landing column"):
-        data.FolderDataset(*data.find_folders(_dataset(tmp_path / "d", n=2)), csv, target="landing")
+        data.FolderDataset(*data.find_folders(own_dataset(tmp_path / "d", n=2)), csv, target="landing")
 
 
 def test_the_semantic_drone_layout_loads_with_the_shipped_class_file(tmp_path):
@@ -144,21 +174,33 @@ def test_large_images_are_reduced_once_with_their_labels(tmp_path):
     (root / "labels").mkdir()
     noise = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
     cv2.imwrite(str(root / "images" / "a.png"), noise)
-    Image.fromarray(_bands(300, 400), "L").save(root / "labels" / "a.png")
-    (root / "c.csv").write_text(CSV)
+    Image.fromarray(own_bands(300, 400), "L").save(root / "labels" / "a.png")
+    (root / "c.csv").write_text(OWN_CLASSES_CSV)
     ds = data.FolderDataset(root / "images", root / "labels", root / "c.csv", "train", split_file=_all_train(root),
                             max_side=100)
     image, mask = ds[0]
-    assert image.shape == (75, 100, 3) and mask.shape == (75, 100) and np.array_equal(mask, _bands(75, 100))
+    assert image.shape == (75, 100, 3) and mask.shape == (75, 100) and np.array_equal(mask, own_bands(75, 100))
     np.testing.assert_array_equal(image, cv2.resize(noise[..., ::-1], (100, 75), interpolation=cv2.INTER_AREA))
     for width, kept in ((1024, 1024), (1030, 1024)):  # the default: long side at most 1024 px
         cv2.imwrite(str(root / "images" / "a.png"), np.zeros((20, width, 3), np.uint8))
-        Image.fromarray(_bands(20, width), "L").save(root / "labels" / "a.png")
+        Image.fromarray(own_bands(20, width), "L").save(root / "labels" / "a.png")
         ds = data.FolderDataset(root / "images", root / "labels", root / "c.csv", "train", split_file=_all_train(root),
                                 cache_dir=tmp_path / f"cache{width}")
         assert ds[0][0].shape[1] == kept, width
 
 
+def test_changing_max_side_reduces_the_frames_again_instead_of_reusing_the_cache(tmp_path):
+    root = own_grey_folder(tmp_path / "mine", n=1)
+
+    def first_image(max_side):
+        return FolderDataset(root / "images", root / "labels", root / "classes.csv",
+                             split_file=root / "all_train.txt", max_side=max_side)[0][0]
+    assert first_image(32).shape == (24, 32, 3)
+    assert first_image(16).shape == (12, 16, 3)
+    assert first_image(None).shape == (48, 64, 3)
+
+
+# --- your data through the pipeline ---------------------------------------------------------------
 def test_train_command_runs_stage_2_on_your_own_folder_and_stage_1_on_your_own_classes(tmp_path, capsys):
     from landinglib.__main__ import main
     from landinglib.model import load_checkpoint
@@ -191,8 +233,9 @@ def test_stage_dataset_gives_raw_frames_of_whichever_data_a_stage_uses(tmp_path)
     assert pipeline.stage_taxonomy(2, cfg) is classes.LANDING
 
 
+# --- mistakes and settings ------------------------------------------------------------------------
 def test_every_folder_mistake_is_named_in_full(tmp_path):
-    root = _dataset(tmp_path / "mine", n=3)
+    root = own_dataset(tmp_path / "mine", n=3)
     images, labels, csv = root / "images", root / "labels", root / "classes.csv"
     assert error_message(lambda: data.FolderDataset(images, labels, csv, target="udd6"), ValueError) == \
         "target must be 'own' or 'landing', got 'udd6'"
@@ -212,7 +255,7 @@ def test_every_folder_mistake_is_named_in_full(tmp_path):
     assert error_message(lambda: data._pair_by_stem(images, labels), FileNotFoundError) == \
         f"no label for {images / 'f01.png'} (expected {labels / 'f01.png'})"
     for name in ("x.png", "y.png"):
-        Image.fromarray(_bands(), "L").save(labels / name)
+        Image.fromarray(own_bands(), "L").save(labels / name)
     (images / "f01.png").unlink()
     assert (error_message(lambda: data._pair_by_stem(images, labels), FileNotFoundError)
             == f"label {labels / 'x.png'} has no image in {images} (and 1 more)")
@@ -226,7 +269,7 @@ def test_every_folder_mistake_is_named_in_full(tmp_path):
 
 
 def test_folder_dataset_limit_cache_folder_and_repr(tmp_path):
-    root = _dataset(tmp_path / "mine", n=6)
+    root = own_dataset(tmp_path / "mine", n=6)
     split_file = _all_train(root)
     ds = data.FolderDataset(root / "images", root / "labels", root / "classes.csv", split_file=split_file, limit=2,
                             cache_dir=tmp_path / "mycache")
@@ -237,45 +280,3 @@ def test_folder_dataset_limit_cache_folder_and_repr(tmp_path):
                              f"images={data._shown(root / 'images')!r})")
     assert "6 images," in repr(data.FolderDataset(root / "images", root / "labels", root / "classes.csv",
                                                   split_file=split_file))
-
-
-def test_make_datasets_takes_your_folders_as_a_pair_and_a_read_class_file(tmp_path):
-    root = _dataset(tmp_path / "mine", n=10)
-    class_file = classes.read_class_file(root / "classes.csv")
-    ds = data.make_datasets("folder", (root / "images", root / "labels"), size=32, classes=class_file)
-    assert sum(len(d) for d in ds.values()) == 10 and ds["train"].class_file is class_file
-
-
-# --- issue 28: images and labels pair by their whole stem, dots and all --------------------------------
-STEMS = {"site": 0, "site.north": 1, "site.south": 2}  # stem -> the class its label holds (and its image's grey / 80)
-
-
-@pytest.mark.parametrize("layout", ["folder", "udd6"])
-def test_images_and_labels_pair_by_file_stem_also_when_stems_contain_dots(layout, tmp_path):
-    """``site.jpg``, ``site.north.jpg``, ``site.south.jpg`` pair with ``site.png``, ``site.north.png``,
-    ``site.south.png``: sorted by name the labels come in another order (``site.north.png`` < ``site.png``), and
-    cutting a name at its first dot would make all three "site"."""
-    if layout == "folder":
-        images, labels = tmp_path / "mine" / "images", tmp_path / "mine" / "labels"
-    else:
-        images, labels = tmp_path / "UDD6" / "train" / "src", tmp_path / "UDD6" / "train" / "gt"
-        for sub in ("src", "gt"):
-            (tmp_path / "UDD6" / "val" / sub).mkdir(parents=True)
-    images.mkdir(parents=True)
-    labels.mkdir(parents=True)
-    for stem, k in STEMS.items():
-        cv2.imwrite(str(images / f"{stem}.jpg"), np.full((30, 40, 3), 80 * k + 20, np.uint8))
-        Image.fromarray(np.full((30, 40), k, np.uint8), "L").save(labels / f"{stem}.png")
-    if layout == "folder":
-        (tmp_path / "mine" / "classes.csv").write_text(CSV)
-        sets = [data.FolderDataset(images, labels, tmp_path / "mine" / "classes.csv", split) for split in data.SPLITS]
-    else:
-        sets = [data.UDD6Dataset(tmp_path / "UDD6", "train", target="udd6")]
-    pairs = [(image.name, label.name) for ds in sets for image, label in ds.pairs]
-    assert sorted(pairs) == sorted((f"{stem}.jpg", f"{stem}.png") for stem in STEMS)
-    items = [ds[i] for ds in sets for i in range(len(ds))]
-    assert len(items) == len(STEMS)
-    for image, mask in items:
-        k = int(round((float(image.mean()) - 20) / 80))  # the image says which file it is
-        assert abs(float(image.mean()) - (80 * k + 20)) < 3, image.mean()
-        assert set(np.unique(mask)) == {k}, (image.mean(), np.unique(mask))  # the label of that same file
