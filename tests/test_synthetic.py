@@ -274,7 +274,7 @@ def test_facade_pixels_look_like_walls_not_sky():
 def test_haze_grows_with_the_distance_to_what_a_pixel_shows(monkeypatch):
     """Aerial perspective: a roof or a wall is hazed by its own distance, not by that of the
     ground behind it (the same scene is drawn with and without haze, before the camera's look)."""
-    from landinglib.synthetic import render
+    from landinglib.synthetic import render, scene as scene_module
 
     seen, draw_camera = {}, synthetic.make_camera
 
@@ -289,13 +289,13 @@ def test_haze_grows_with_the_distance_to_what_a_pixel_shows(monkeypatch):
             return light
         return make
 
-    monkeypatch.setattr(synthetic, "make_camera", make_camera)
-    monkeypatch.setattr(synthetic, "develop", lambda img, sem, hmap, style, rng: (img, sem, hmap))
+    monkeypatch.setattr(scene_module, "make_camera", make_camera)
+    monkeypatch.setattr(scene_module, "develop", lambda img, sem, hmap, style, rng: (img, sem, hmap))
     visibility, roofs = 400.0, 0
     for seed in SEEDS:
         frames = []
         for v in (1e12, visibility):
-            monkeypatch.setattr(synthetic, "make_light", make_light(v))
+            monkeypatch.setattr(scene_module, "make_light", make_light(v))
             frames.append(synthetic.render_scene("udd6", seed, FRAME, view="horizon", district="urban"))
         clear, hazy = frames
         haze, cam = seen["light"].haze_rgb, seen["camera"]
@@ -485,18 +485,18 @@ def test_vehicles_and_trees_are_only_built_where_the_camera_looks():
 
 def test_no_worker_processes_draws_the_scenes_in_this_process(tmp_path, monkeypatch):
     """LANDINGLIB_WORKERS=0: nothing is forked (e.g. under a mutation tester, or where processes cannot start)."""
-    import landinglib.synthetic as synthetic_module
+    from landinglib.synthetic import pool
 
     def refuse(*args, **kwargs):
         raise AssertionError("a process pool was started")
 
-    monkeypatch.setattr(synthetic_module, "ProcessPoolExecutor", refuse)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", refuse)
     monkeypatch.setenv("LANDINGLIB_WORKERS", "0")
-    root = synthetic_module.generate(tmp_path / "u", "udd6", 0, n_train=4, n_val=1, size=(96, 128))
+    root = synthetic.generate(tmp_path / "u", "udd6", 0, n_train=4, n_val=1, size=(96, 128))
     assert len(list((root / "train" / "src").iterdir())) == 4
     monkeypatch.setenv("LANDINGLIB_WORKERS", "2")
     with pytest.raises(AssertionError, match="process pool"):
-        synthetic_module.generate(tmp_path / "v", "udd6", 0, n_train=4, n_val=1, size=(96, 128))
+        synthetic.generate(tmp_path / "v", "udd6", 0, n_train=4, n_val=1, size=(96, 128))
 
 
 def test_two_processes_generating_the_built_in_data_at_once_both_succeed_and_draw_it_once(tmp_path):
@@ -533,17 +533,19 @@ def test_two_processes_generating_the_built_in_data_at_once_both_succeed_and_dra
 
 
 def test_an_interrupted_generation_leaves_no_half_dataset_and_the_next_run_completes_it(tmp_path, monkeypatch):
+    from landinglib.synthetic import write
+
     calls = []
-    real = synthetic.pool_map
+    real = write.pool_map
 
     def dying(fn, jobs, workers):
         calls.append(len(jobs))
         raise KeyboardInterrupt  # as a participant pressing Stop would
 
-    monkeypatch.setattr(synthetic, "pool_map", dying)
+    monkeypatch.setattr(write, "pool_map", dying)
     with pytest.raises(KeyboardInterrupt):
         synthetic.generate(tmp_path / "udd6", "udd6", n_train=2, n_val=1, size=(64, 96))
     assert not (tmp_path / "udd6").exists() and calls
-    monkeypatch.setattr(synthetic, "pool_map", real)
+    monkeypatch.setattr(write, "pool_map", real)
     root = synthetic.generate(tmp_path / "udd6", "udd6", n_train=2, n_val=1, size=(64, 96))
     assert (root / "GENERATED.json").is_file() and len(list((root / "train" / "src").iterdir())) == 2
