@@ -467,7 +467,7 @@ def test_swatch_shows_each_material_at_its_physical_scale():
 
 
 def test_vehicles_and_trees_are_only_built_where_the_camera_looks():
-    from landinglib.synthetic import city
+    from landinglib.synthetic import builder, city
 
     extent = (-150.0, -150.0, 150.0, 150.0)
     view = np.array([[-40, -30], [40, -30], [40, 30], [-40, 30]], np.float32)  # the ground a camera sees
@@ -476,9 +476,9 @@ def test_vehicles_and_trees_are_only_built_where_the_camera_looks():
                                detail=((0.0, 0.0), 500.0, view))
     small = [p.footprint.mean(0) for p in in_view.prisms if p.code == synthetic.CAR] + [t[:2] for t in in_view.trees]
     margin = [cv2.pointPolygonTest(view, (float(x), float(y)), True) for x, y in small]
-    assert small and min(margin) >= -city.DETAIL_MARGIN_M
+    assert small and min(margin) >= -builder.DETAIL_MARGIN_M
     outside = [p for p in everywhere.prisms if p.code == synthetic.CAR
-               and cv2.pointPolygonTest(view, tuple(map(float, p.footprint.mean(0))), True) < -city.DETAIL_MARGIN_M]
+               and cv2.pointPolygonTest(view, tuple(map(float, p.footprint.mean(0))), True) < -builder.DETAIL_MARGIN_M]
     assert outside  # without an outline, cars are built all over the world
     assert sum(p.code == synthetic.ROOF for p in in_view.prisms) > 0  # buildings are kept everywhere
 

@@ -22,7 +22,7 @@ from . import styles as st
 from . import textures as tx
 from .textures import SHIFT, to_fixed
 from .camera import Camera
-from .city import Prism, Tree, World
+from .world import Prism, Tree, World
 from .specs import SurfaceSpec
 from .styles import CAR, FACADE, ROOF, SKY, SOIL, TREE, Style
 
