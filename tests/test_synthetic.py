@@ -274,7 +274,7 @@ def test_facade_pixels_look_like_walls_not_sky():
 def test_haze_grows_with_the_distance_to_what_a_pixel_shows(monkeypatch):
     """Aerial perspective: a roof or a wall is hazed by its own distance, not by that of the
     ground behind it (the same scene is drawn with and without haze, before the camera's look)."""
-    from landinglib.synthetic import render, scene as scene_module
+    from landinglib.synthetic import lighting, scene as scene_module
 
     seen, draw_camera = {}, synthetic.make_camera
 
@@ -284,7 +284,7 @@ def test_haze_grows_with_the_distance_to_what_a_pixel_shows(monkeypatch):
 
     def make_light(visibility):
         def make(style, rng):
-            seen["light"] = light = render.make_light(style, rng)
+            seen["light"] = light = lighting.make_light(style, rng)
             light.visibility = visibility
             return light
         return make
@@ -354,7 +354,7 @@ def test_held_out_flat_roofs_stay_held_out():
 
 
 def test_held_out_lighting_is_only_in_the_unseen_style():
-    from landinglib.synthetic.render import make_light
+    from landinglib.synthetic.lighting import make_light
 
     for seed in range(4):
         for style in ("udd6", "dronedeploy"):

@@ -11,7 +11,10 @@ import numpy as np
 
 from .camera import make_camera
 from .city import build_world
-from .render import develop, draw, make_light, material
+from .lighting import make_light
+from .maps import material
+from .render import draw
+from .sensor import develop
 from .styles import NODATA, STYLES, Style, pick
 
 MAP_PIXELS = 500_000  # the ground map of one frame holds at most this many pixels
