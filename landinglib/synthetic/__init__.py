@@ -1,20 +1,22 @@
 """The built-in world: procedural drone imagery, written in the real DroneDeploy and UDD6 layouts.
 
-A scene (``scene.render_scene``) is built in three steps, each its own module:
+``render_scene`` (``scene``) draws one frame in three steps, each its own module or group of modules:
 
-* ``city``: a world in metres — a street grid whose blocks are perimeter blocks around
-  courtyards, towers on plazas, parking lots, parks, houses with gardens, industrial yards or
-  fields — with buildings, vehicles, sheds and trees;
+* ``city``: a world in metres (``world``: surfaces, markings, buildings, vehicles, sheds, trees) —
+  a street grid (``streets``) whose blocks (``blocks``) are perimeter blocks around courtyards,
+  towers on plazas, parking lots, parks, houses with gardens or industrial yards, or the
+  countryside's fields and farms (``rural``); ``builder`` makes each thing and draws its looks;
 * ``camera``: a drone camera (nadir, oblique, or tilted up to the horizon) or the orthographic
   camera of an orthomosaic;
-* ``render``: textured materials (``textures``), sun and cast shadows, true perspective (walls
-  seen from the side, roofs displaced by their height, sky), haze and the camera's own look.
+* ``render``: ground and roof maps with textured materials (``maps``, ``textures``), sun and
+  cast shadows (``lighting``), true perspective with walls, roofs displaced by their height, sky
+  and haze (``projection``), then the camera's own look (``sensor``).
 
-Every draw comes from wide ranges (``styles``: domain randomisation; ``specs``: what a drawn thing
-looks like); the semantic map is painted with the same polygons and warps as the image, so labels
-stay aligned under every effect. ``write`` puts scenes on disk in the real layouts and palettes
+Every draw comes from wide ranges (``styles``: domain randomisation; ``specs``: how a drawn thing
+looks); the semantic map is painted with the same polygons and warps as the image, so labels stay
+aligned under every effect. ``write`` puts frames on disk in the real layouts with the real palettes
 (``generate``, ``ensure_builtin``, ``write_semantic_drone_layout``), drawn by worker processes
-(``pool``) and drawn once, then reused (``cache``).
+(``pool``), once, then reused (``cache``).
 
 Everything is seeded: the same seed writes byte-identical files.
 """

@@ -78,7 +78,7 @@ def noise_fields(m: GroundMap, rng) -> dict:
         return field if k == 1 else cv2.resize(field, (ws * k, hs * k), interpolation=cv2.INTER_LINEAR)[:h, :w]
 
     fine = np.empty((h, w), np.float32)
-    cv2.setRNGSeed(int(rng.integers(1 << 31)))  # OpenCV's generator is 5x faster; seeded from ours
+    cv2.setRNGSeed(int(rng.integers(1 << 31)))  # OpenCV's generator is faster than NumPy's; seeded from ours
     cv2.randn(fine, 0.0, 1.0)
     fields = dict(mid=smooth(6) - 0.5, big=smooth(15) - 0.5, small=smooth(1.5, 2) - 0.5, patch=smooth(9, 2), fine=fine)
     return {k: np.ascontiguousarray(v) for k, v in fields.items()}  # contiguous: flat gathers are cheap
@@ -103,7 +103,7 @@ def ground_layer(world: World, m: GroundMap, fields: dict, rng):
     bounds = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=len(world.surfaces) + 1))])
     albedo = np.zeros((m.h * m.w, 3), np.float32)
     sem = np.full(m.h * m.w, SOIL, np.uint8)
-    rgb = np.dtype((np.void, 12))  # one pixel's three float32 as one item: a 1-D scatter is 4x faster
+    rgb = np.dtype((np.void, 12))  # one pixel's three float32 as one item: a 1-D scatter is faster
 
     def texture(spec: SurfaceSpec, idx):
         ys, xs = np.divmod(idx, m.w)
