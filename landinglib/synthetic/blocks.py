@@ -14,12 +14,14 @@ from .styles import ROAD, SOIL, WATER
 from .world import Block
 
 
-def free(taken: list, a0, b0, a1, b1, margin=0.0) -> bool:
+def free(taken: list, a0: float, b0: float, a1: float, b1: float, margin: float = 0.0) -> bool:
+    """Whether the rectangle (a0, b0)-(a1, b1) keeps ``margin`` metres from every rectangle in ``taken``."""
     return all(a1 + margin <= x0 or a0 - margin >= x1 or b1 + margin <= y0 or b0 - margin >= y1
                for x0, y0, x1, y1 in taken)
 
 
-def scatter_trees(b: Builder, blk: Block, taken, n, small=False, margin=2.0):
+def scatter_trees(b: Builder, blk: Block, taken: list, n: int, small: bool = False, margin: float = 2.0) -> None:
+    """Up to ``n`` trees at random places of ``blk`` (``margin`` from its edges), none near ``taken``."""
     rng = b.rng
     for _ in range(n):
         a, c = rng.uniform(margin, blk.length - margin), rng.uniform(margin, blk.depth - margin)

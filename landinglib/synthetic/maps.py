@@ -66,7 +66,7 @@ class GroundMap:
                (self.origin[1] + (ys + 0.5) / self.ppm).astype(np.float32)
 
 
-def noise_fields(m: GroundMap, rng) -> dict:
+def noise_fields(m: GroundMap, rng: np.random.Generator) -> dict:
     """Shared noise fields over the whole map (feature sizes in metres), read by every texture.
     Smooth fields are drawn at a coarser resolution and enlarged once: they have no fine detail."""
     h, w, p = m.h, m.w, m.ppm
@@ -89,7 +89,7 @@ def fields_at(fields: dict, idx: np.ndarray) -> dict:
     return {k: v.ravel()[idx] for k, v in fields.items()}
 
 
-def ground_layer(world: World, m: GroundMap, fields: dict, rng):
+def ground_layer(world: World, m: GroundMap, fields: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Ground albedo (h, w, 3) and semantic codes (h, w) of the map: surfaces, then road paint.
 
     Surfaces are filled, in order, into a map of surface numbers (the last one painted wins);

@@ -152,7 +152,8 @@ def _sky(cam: Camera, rays: np.ndarray, light: Light, rng) -> np.ndarray:
     return sky + (np.clip((clouds - 1 + cover) * 3, 0, 1)[..., None] * (250 - sky))
 
 
-def project(world: World, cam: Camera, m: GroundMap, ground_lit, ground_sem, roof_lit, light: Light, rng):
+def project(world: World, cam: Camera, m: GroundMap, ground_lit, ground_sem, roof_lit, light: Light,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Image (H, W, 3) float32, semantic (H, W) uint8 and height (H, W) float32 of the world."""
     h, w = cam.height, cam.width
     H0 = cam.plane_homography(0.0, m.origin, m.ppm)

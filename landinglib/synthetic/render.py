@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .camera import Camera
 from .lighting import Light, apply_light, cast_shadows
 from .maps import GroundMap, ground_layer, noise_fields, roof_layer
@@ -20,7 +22,8 @@ from .projection import project
 from .world import World
 
 
-def draw(world: World, cam: Camera, light: Light, extent, ppm: float, rng):
+def draw(world: World, cam: Camera, light: Light, extent, ppm: float,
+         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maps of ``world`` over ``extent`` at ``ppm``, lit and shadowed, seen through ``cam``: image
     (H, W, 3) float32, semantic (H, W) uint8, height (H, W) float32 (before ``develop``)."""
     m = GroundMap(extent, ppm)

@@ -13,7 +13,7 @@ from .styles import GRASS, ROAD, SOIL
 from .world import Block
 
 
-def countryside(b: Builder, centre, radius):
+def countryside(b: Builder, centre: np.ndarray, radius: float) -> None:
     """Fields in strips, a country road, a farm with sheds, tree lines and a pond."""
     rng = b.rng
     angle = rng.uniform(*st.GRID_ANGLE_RAD)

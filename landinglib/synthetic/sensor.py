@@ -12,7 +12,8 @@ from . import styles as st
 from .styles import Style
 
 
-def develop(img: np.ndarray, sem: np.ndarray, hmap: np.ndarray, style: Style, rng):
+def develop(img: np.ndarray, sem: np.ndarray, hmap: np.ndarray, style: Style,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The camera's own look: exposure, white balance, saturation, vignetting, tone curve, lens,
     blur, noise and JPEG. Returns (image uint8, semantic, height); only the lens moves labels."""
     h, w = sem.shape

@@ -28,8 +28,10 @@ def _band(c, along, across, span: float, half: float) -> np.ndarray:
                      c + along * span + across * half, c - along * span + across * half])
 
 
-def street_grid(b: Builder, centre, radius, angle, block, width):
-    """A street grid (two families of parallel roads) and the blocks between them."""
+def street_grid(b: Builder, centre: np.ndarray, radius: float, angle: float, block: tuple[float, float],
+                width: tuple[float, float]) -> tuple[list, list, list[Block], np.ndarray, np.ndarray]:
+    """A street grid (two families of parallel roads) and the blocks between them: (cols, rows) as
+    [(centre, road width, sidewalk)], the blocks, and the grid's axes u, v."""
     rng = b.rng
     u = np.array([math.cos(angle), math.sin(angle)])
     v = np.array([-u[1], u[0]])
@@ -93,7 +95,8 @@ def _road_markings(b: Builder, c, along, across, width, span, crossings) -> None
                    opacity=rng.uniform(*st.ZEBRA_OPACITY))
 
 
-def street_life(b: Builder, cols, rows, u, v, centre, radius) -> None:
+def street_life(b: Builder, cols: list, rows: list, u: np.ndarray, v: np.ndarray, centre: np.ndarray,
+                radius: float) -> None:
     """Parked and moving cars along the roads, street trees on the sidewalks."""
     rng = b.rng
     for fam, roads, others in ((0, cols, rows), (1, rows, cols)):

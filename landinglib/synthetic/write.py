@@ -170,7 +170,8 @@ def _write_udd6_frame(args) -> str:
     image, sem, _, _ = render_scene(style, seed, size)
     cv2.imwrite(str(root / split / "src" / f"{name}.JPG"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                 [cv2.IMWRITE_JPEG_QUALITY, 92])
-    cv2.imwrite(str(root / split / "gt" / f"{name}.png"), _colour_lut(sem, SEMANTIC_TO_UDD6, np.asarray(classes.UDD6.colors)[:, ::-1]))
+    label_bgr = _colour_lut(sem, SEMANTIC_TO_UDD6, np.asarray(classes.UDD6.colors)[:, ::-1])
+    cv2.imwrite(str(root / split / "gt" / f"{name}.png"), label_bgr)
     return name
 
 
