@@ -3,7 +3,8 @@
 * ``generate(root, "dronedeploy")`` -> ``images/<scene>-ortho.tif``, ``labels/<scene>-label.png``
   (BGR palette, IGNORE outside the orthomosaic footprint), ``elevations/<scene>-elev.tif``, ``index.csv``;
 * ``generate(root, "udd6")`` -> ``{train,val}/src/*.JPG`` and ``{train,val}/gt/*.png`` (RGB palette);
-* ``generate(root, "udd6-unseen")`` -> ``val/`` only, in the UDD6 layout: the unseen-style test;
+* ``generate(root, "udd6-unseen")`` -> ``val/`` only, in the UDD6 layout: the unseen-style test,
+  drawn from pavements, roofs, light and a lens that training never sees;
 * ``write_semantic_drone_layout(root)`` -> the TU Graz Semantic Drone Dataset's layout, a stand-in
   for *your own* data;
 * ``ensure_builtin(style)`` -> the built-in dataset under ``data/synthetic/``, drawn on first use.
