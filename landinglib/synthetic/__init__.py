@@ -8,9 +8,9 @@
   countryside's fields and farms (``rural``); ``builder`` makes each thing and draws its looks;
 * ``camera``: a drone camera (nadir, oblique, or tilted up to the horizon) or the orthographic
   camera of an orthomosaic;
-* ``render``: ground and roof maps with textured materials (``maps``, ``textures``), sun and
-  cast shadows (``lighting``), true perspective with walls, roofs displaced by their height, sky
-  and haze (``projection``), then the camera's own look (``sensor``).
+* ``render``: ground and roof maps with textured materials (``maps``, ``textures``), the sun
+  (``lighting``) and cast shadows (``shadows``), true perspective with walls, roofs displaced by
+  their height, sky and haze (``projection``), then the camera's own look (``sensor``).
 
 Every draw comes from wide ranges (``styles``: domain randomisation; ``specs``: how a drawn thing
 looks); the semantic map is painted with the same polygons and warps as the image, so labels stay

@@ -4,20 +4,17 @@ box top painted at its footprint). ``material`` shows one texture on a square ma
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from . import styles as st
 from . import textures as tx
+from .lighting import Light
 from .specs import SurfaceSpec
 from .styles import CAR, ROOF, SOIL
 from .textures import SHIFT, to_fixed
 from .world import World
-
-if TYPE_CHECKING:
-    from .lighting import Light
 
 
 class GroundMap:

@@ -2,8 +2,8 @@
 
 1. *Maps* (``maps``, top view, metres -> px): the ground's albedo and semantic codes, road
    markings, and a *roof layer* with every roof, car top and box top painted at its footprint.
-2. *Light* (``lighting``): a sun (elevation, azimuth, colour) and a sky; cast shadows are
-   polygons swept along the sun on the ground and on lower roofs.
+2. *Light* (``lighting``): a sun (elevation, azimuth, colour) and a sky; cast shadows
+   (``shadows``) are polygons swept along the sun on the ground and on lower roofs.
 3. *Projection* (``projection``): the ground map and each roof are warped by the homography of
    their plane; walls are textured quads; trees are clusters of lit crowns; nearer things are
    painted last. Sky fills what no ray of the ground reaches; haze grows with distance.
@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from .camera import Camera
-from .lighting import Light, apply_light, cast_shadows
+from .lighting import Light
 from .maps import GroundMap, ground_layer, noise_fields, roof_layer
 from .projection import project
+from .shadows import apply_light, cast_shadows
 from .world import World
 
 
