@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from landinglib.synthetic import city, styles
+from landinglib.synthetic import blocks, styles
 
 ANNOTATED = styles.__annotations__  # name -> "Range", "Count", "HSV", ... (as written)
 
@@ -67,4 +67,4 @@ def test_every_family_the_world_names_has_its_ranges():
     assert set(styles.FIELD_KINDS + styles.BARE_LOT_KINDS + styles.FARM_YARD_KINDS + styles.FALLBACK_GROUND_KINDS) <= grounds
     districts = {d for style in styles.STYLES.values() for d, _ in style.districts}
     assert set(styles.STREET_GRID) == set(styles.BLOCK_TYPES) == districts - {"rural"}
-    assert {t for types in styles.BLOCK_TYPES.values() for t, _ in types} == set(city._FILL)
+    assert {t for types in styles.BLOCK_TYPES.values() for t, _ in types} == set(blocks.FILL)

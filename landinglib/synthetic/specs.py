@@ -1,4 +1,4 @@
-"""How the world's things look: the specs ``city`` writes and ``textures`` and ``render`` read.
+"""How the world's things look: the specs ``builder`` writes and ``textures``, ``maps`` and ``projection`` read.
 
 Colours are RGB float32 in 0..255, lengths metres, angles radians unless a name says otherwise.
 """

@@ -6,10 +6,11 @@ from wide ranges, so that a real photo is one more sample of the generator. Some
 (pavement patterns, roof materials, a lighting and a lens) are held out of training and used
 only by the ``udd6-unseen`` style: a test of how the model copes with what it never saw.
 
-Every range the drawing modules (``camera``, ``city``, ``render``, ``textures``) draw from is
-named here, grouped by topic: camera, light, sensor, streets, blocks, buildings, vehicles,
-vegetation, the countryside, materials. Only where a thing sits (a uniform position in the room
-left for it) and which way an axis-aligned thing faces are left to the drawing code.
+Every range the drawing modules (``camera``, ``city`` and its modules, ``render`` and its
+modules, ``textures``) draw from is named here, grouped by topic: camera, light, sensor, streets,
+blocks, buildings, vehicles, vegetation, the countryside, materials. Only where a thing sits (a
+uniform position in the room left for it) and which way an axis-aligned thing faces are left to
+the drawing code.
 """
 from __future__ import annotations
 
