@@ -120,21 +120,17 @@ class PipelineConfig:
 NOTEBOOK_FAST = dict(epochs1=8, epochs2=3, max_steps=4)
 """What notebooks 03-06 change in ``PipelineConfig.fast`` (``LANDINGLIB_FAST=1``): enough stage-1 steps for
 notebook 03's model to beat the majority-class baseline, a few stage-2 epochs to plot."""
-NOTEBOOK_DATA = ("dronedeploy", "udd6", "stage1_data", "stage1_classes", "stage2_data", "classes")
 
 
 def notebook_config(arch: str = "ultra-fast", *, runs: str = "../runs", fast: bool | None = None,
-                    **data_paths: str | None) -> PipelineConfig:
+                    **settings) -> PipelineConfig:
     """The configuration notebooks 03-06 share, one per run folder: ``{runs}/notebooks`` (``-fast`` added in
     fast mode, ``-ARCH`` for any architecture but the reference ``ultra-fast``). Full mode is the full recipe
     of ``arch``; fast mode (``fast``, default ``LANDINGLIB_FAST=1``) is ``PipelineConfig.fast`` with
-    ``NOTEBOOK_FAST``. ``data_paths``: where the data is (the fields in ``NOTEBOOK_DATA``; None = built-in)."""
-    unknown = sorted(set(data_paths) - set(NOTEBOOK_DATA))
-    if unknown:
-        raise ValueError(f"notebook_config takes the data paths {NOTEBOOK_DATA}, not {unknown}: the rest of the "
-                         "recipe is the same for every notebook of a run folder")
+    ``NOTEBOOK_FAST``. ``settings``: the data paths (``udd6``, ``stage2_data``...; None = built-in), or a
+    change to try (``augment="strong"``; give it its own ``out`` so that it does not mix with the course's run)."""
     fast = fast_mode() if fast is None else fast
     out = f"{runs}/notebooks" + ("-fast" if fast else "") + ("" if arch == "ultra-fast" else f"-{arch}")
     if fast:
-        return PipelineConfig.fast(**NOTEBOOK_FAST, arch=arch, out=out, **data_paths)
-    return PipelineConfig(arch=arch, out=out, **data_paths)
+        return PipelineConfig.fast(**{**NOTEBOOK_FAST, "arch": arch, "out": out, **settings})
+    return PipelineConfig(**{"arch": arch, "out": out, **settings})

@@ -2,7 +2,6 @@ import dataclasses
 
 import pytest
 
-from landinglib import pipeline_config
 from landinglib.models import MODELS
 from landinglib.pipeline_config import EPOCHS, NOTEBOOK_FAST, PipelineConfig, crop_fits, notebook_config
 
@@ -68,7 +67,8 @@ def test_the_notebook_configuration_follows_fast_mode(monkeypatch):
     assert notebook_config().out.endswith("notebooks")
 
 
-def test_a_notebook_cannot_change_the_recipe_of_its_run_folder():
-    with pytest.raises(ValueError, match=r"not \['epochs1'\]"):
-        notebook_config(fast=True, epochs1=3)
-    assert set(pipeline_config.NOTEBOOK_DATA) <= {f.name for f in dataclasses.fields(PipelineConfig)}
+def test_a_notebook_can_try_a_change_on_top_of_the_shared_recipe():
+    tried = notebook_config(fast=True, augment="strong", out="../runs/strong")
+    assert tried == dataclasses.replace(notebook_config(fast=True), augment="strong", out="../runs/strong")
+    assert notebook_config(fast=False, epochs2=2).epochs2 == 2
+    assert notebook_config(fast=False).epochs2 == EPOCHS["ultra-fast"][1]
