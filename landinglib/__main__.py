@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from . import classes, synthetic
+from .cli_parser import build_parser, config_default, config_settings
 from .devices import DeviceUnavailable
-from .runtime import fast_mode
-from .safety import FALSE_SAFE_BUDGET, check_threshold
+from .safety import check_threshold
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -52,35 +52,30 @@ def _data(args: argparse.Namespace) -> int:
 def _check_paths(args: argparse.Namespace, *names: str) -> None:
     """Each named path option that is given must exist: fail before any work starts."""
     for name in names:
-        path = getattr(args, name)
+        path = getattr(args, name, None)  # None: not given
         if path is not None and not Path(path).exists():
             raise FileNotFoundError(f"--{name.replace('_', '-')} {path}: no such file or folder")
 
 
 def _train(args: argparse.Namespace) -> int:
     """Stages 0 -> 1 -> 2 with the given paths and settings; prints the results table."""
-    from .pipeline import PipelineConfig, run
+    from .pipeline import PipelineConfig, crop_fits, run
 
     _check_paths(args, "dronedeploy", "udd6", "stage1_data", "stage1_classes", "stage2_data", "classes")
-    if args.init not in (None, "none"):
+    settings = config_settings(args)  # the options given; PipelineConfig (or its fast recipe) has the rest
+    if settings.get("init") not in (None, "none"):
         _check_paths(args, "init")
-    settings = dict(dronedeploy=args.dronedeploy, udd6=args.udd6, out=args.out, init=args.init, device=args.device,
-                    workers=args.workers, seed=args.seed, augment=args.augment, false_safe_budget=args.false_safe_budget,
-                    stage1_data=args.stage1_data, stage1_classes=args.stage1_classes, stage2_data=args.stage2_data,
-                    classes=args.classes)
-    for name in ("arch", "epochs1", "epochs2", "batch_size", "size", "crop"):
-        if getattr(args, name) is not None:  # None: PipelineConfig's default
-            settings[name] = getattr(args, name)
-    if args.batch_size is not None and args.batch_size < 2:
-        raise ValueError(f"--batch-size {args.batch_size}: BatchNorm needs at least 2 images per batch")
-    if args.size is not None and args.size % 32:
-        raise ValueError(f"--size {args.size}: the image scale must be a multiple of 32 (e.g. 256)")
-    if args.crop is not None and args.crop != 0 and (args.crop < 32 or args.crop % 32):
-        raise ValueError(f"--crop {args.crop}: training crops must be a multiple of 32 (or 0: whole images)")
-    if args.crop == 0:
+    batch_size, size, crop = settings.get("batch_size"), settings.get("size"), settings.get("crop")
+    if batch_size is not None and batch_size < 2:
+        raise ValueError(f"--batch-size {batch_size}: BatchNorm needs at least 2 images per batch")
+    if size is not None and size % 32:
+        raise ValueError(f"--size {size}: the image scale must be a multiple of 32 (e.g. 256)")
+    if crop is not None and crop != 0 and not crop_fits(crop):
+        raise ValueError(f"--crop {crop}: training crops must be a multiple of 32 (or 0: whole images)")
+    if crop == 0:
         settings["crop"] = None
-    elif args.crop is None and args.size is not None:
-        settings["crop"] = min(128, args.size)  # the default crop, never larger than the image scale
+    elif crop is None and size is not None:
+        settings["crop"] = min(config_default("crop"), size)  # the default crop, never larger than the image scale
     cfg = PipelineConfig.fast(**settings) if args.fast else PipelineConfig(**settings)
     start = time.perf_counter()
     run(cfg, resume=args.resume)
@@ -153,10 +148,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     """Print the metrics of a landing checkpoint on a UDD6 split, with the majority baseline, and its
     landing-aware figures with the plain argmax and with the checkpoint's Safe threshold (or one chosen
     on the validation split for ``--false-safe-budget``)."""
-    import numpy as np
-
     from . import data, evaluation, metrics
     from .model import load_checkpoint
+    from .pipeline import PipelineConfig, landing_summary, score_stage
     from .safety import landing_table
 
     model = _landing_model(args.checkpoint)
@@ -169,14 +163,18 @@ def _evaluate(args: argparse.Namespace) -> int:
         curve = evaluation.evaluate(model, loaders.val, safe_curve=True, sites=False, gsd_m=gsd)["safe_curve"]
         threshold, budget = curve.threshold_for(args.false_safe_budget), args.false_safe_budget
     loader = getattr(loaders, args.split)
-    result = evaluation.evaluate(model, loader, gsd_m=gsd)
-    table = {"model (argmax)": result}
-    report = {"threshold": threshold, "budget": budget, args.split: {"argmax": {"miou": result["miou"], **result["landing"]}}}
+    # what this command reads, as a pipeline recipe; with udd6 set, training_gsd is None, so a checkpoint
+    # that records no GSD is scored at evaluate's default, as before
+    cfg = PipelineConfig(udd6=str(root), size=args.size, batch_size=args.batch_size, workers=0, crop=None, unseen=False)
+    split = {args.split: loader}
+    scores = score_stage(model, cfg, 2, split, gsd_m=gsd)
+    table = {"model (argmax)": scores[args.split]}
+    report = {"threshold": threshold, "budget": budget, args.split: {"argmax": landing_summary(scores[args.split])}}
     if threshold is not None:
-        ruled = evaluation.evaluate(model, loader, safe_threshold=threshold, gsd_m=gsd)
+        ruled = score_stage(model, cfg, 2, split, gsd_m=gsd, safe_threshold=threshold)[args.split]
         table[f"model (Safe >= {threshold:.3f})"] = ruled
-        report[args.split]["rule"] = {"miou": ruled["miou"], **ruled["landing"]}
-    table["baseline: majority class"] = metrics.majority_baseline(np.array(result["confusion"]))
+        report[args.split]["rule"] = landing_summary(ruled)
+    table["baseline: majority class"] = scores["baseline"]
     print(f"{args.checkpoint} on {len(loader.dataset)} UDD6 {args.split} images at {args.size} px (short side)")
     print(metrics.compare(table, classes.LANDING.names))
     print(landing_table(report))
@@ -237,133 +235,15 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = {"data": _data, "train": _train, "pretrain": _pretrain, "sweep": _sweep, "evaluate": _evaluate,
+            "predict": _predict, "export": _export}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="landinglib", description="Drone landing-zone segmentation course")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("data", help="generate the built-in data (first use) and summarise it")
-    p.add_argument("--fast", action="store_true", default=fast_mode(), help="the tiny test-sized data")
-    p.add_argument("--chip-size", type=int, default=512, help="DroneDeploy chip size in pixels")
-    p.set_defaults(func=_data)
-
-    p = sub.add_parser("train", help="run stages 0 -> 1 -> 2 and print a results table")
-    p.add_argument("--dronedeploy", metavar="PATH", help="DroneDeploy folder (default: built-in data)")
-    p.add_argument("--udd6", metavar="PATH", help="UDD6 folder (default: built-in data)")
-    p.add_argument("--stage2-data", metavar="PATH", help="your own stage-2 data instead of UDD6: a folder with "
-                                                         "images/ + labels/ (or the Semantic Drone Dataset's folders)")
-    p.add_argument("--classes", metavar="FILE", help="the class file of --stage2-data (CSV or JSON: name, r, g, b, "
-                                                     "landing; e.g. landinglib/semantic_drone.csv)")
-    p.add_argument("--stage1-data", metavar="PATH", help="your own stage-1 data instead of DroneDeploy")
-    p.add_argument("--stage1-classes", metavar="FILE", help="the class file of --stage1-data (its own classes)")
-    p.add_argument("--out", default="runs/default", metavar="DIR", help="where checkpoints and results go")
-    p.add_argument("--epochs1", type=int, help="stage 1 epochs (default 12 for fast, 6 for the others)")
-    p.add_argument("--epochs2", type=int, help="stage 2 epochs (default 24 for fast, 8 for the others)")
-    p.add_argument("--batch-size", type=int, help="batch size (default 6)")
-    p.add_argument("--size", type=int, help="images are seen at this short side in pixels (default 256)")
-    p.add_argument("--crop", type=int, help="training crop side in pixels at that scale (default 128; 0 = "
-                                            "25-100%% of the image resized to --size)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--init", metavar="PATH", help="stage 0 weights (default: the course's pretrained stage 0 of the "
-                                                  "architecture, data/pretrained/stage0-ARCH.pt); 'none' = random "
-                                                  "weights; or a checkpoint or state_dict file")
-    p.add_argument("--arch", choices=["ultra-fast", "fast", "accurate"],
-                   help="architecture (default fast: the under-5-ms model; ultra-fast = the reference the "
-                        "notebooks teach; accurate = BiSeNetV2)")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoints in --out")
-    p.add_argument("--workers", type=int, help="DataLoader workers (default: spare cores, or $LANDINGLIB_WORKERS)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--augment", default="light", choices=["light", "strong"],
-                   help="training augmentation (default light; strong adds colour, shadows, blur, noise, JPEG, "
-                        "rotation and zoom)")
-    p.add_argument("--false-safe-budget", type=float, default=FALSE_SAFE_BUDGET, metavar="SHARE",
-                   help="the landing model's Safe threshold is chosen on validation so that at most this share of "
-                        "Caution+Danger pixels, and of Danger pixels, are called Safe (default %(default)s)")
-    p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on tiny data")
-    p.set_defaults(func=_train)
-
-    p = sub.add_parser("pretrain", help="stage 0: train a network on a large procedural world (the course ships "
-                                        "the result in data/pretrained/)")
-    p.add_argument("--arch", choices=["ultra-fast", "fast", "accurate"], help="architecture (default fast)")
-    p.add_argument("--frames", type=int, help="training frames to draw (default 12000: drone frames and orthomosaic tiles)")
-    p.add_argument("--val-frames", type=int, help="held-out frames of the same world (default 240)")
-    p.add_argument("--epochs", type=int, help="passes over the frames, one crop each (default 20)")
-    p.add_argument("--steps-per-epoch", type=int, help="cap the steps of an epoch")
-    p.add_argument("--batch-size", type=int, help="batch size (default 16)")
-    p.add_argument("--lr", type=float, help="AdamW learning rate (default 2e-3)")
-    p.add_argument("--finish-epochs", type=int, help="phase 2: epochs on 256-px crops (default 4; 0 = none)")
-    p.add_argument("--out", default="runs/pretrain", metavar="DIR", help="checkpoints and pretrain.json")
-    p.add_argument("--shards", metavar="DIR", help="where the frames are cached (default data/synthetic/pretrain)")
-    p.add_argument("--ship", nargs="?", const="default", metavar="PATH",
-                   help="write the weights and their card to data/pretrained/stage0-ARCH.pt (or PATH)")
-    p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--workers", type=int, help="processes that draw frames and load batches")
-    p.add_argument("--seed", type=int, default=0, help="training seed (the frames' seeds are fixed)")
-    p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on a few frames")
-    p.set_defaults(func=_pretrain)
-
-    p = sub.add_parser("sweep", help="a hyperparameter search (Optuna) that resumes and can run on several machines")
-    p.add_argument("--out", default="runs/sweep", metavar="DIR", help="trial folders, sweep.json, sweep.png")
-    p.add_argument("--study", default="landing", help="study name (several processes may share one)")
-    p.add_argument("--storage", metavar="URL", help="Optuna database URL (default: sqlite:///OUT/study.db; "
-                                                    "postgresql://user@host/db needs pip install \"landinglib[postgres]\")")
-    p.add_argument("--sampler", default="grid", choices=["grid", "tpe"])
-    p.add_argument("--trials", type=int, help="trials to run in this call (default: the rest of the grid)")
-    p.add_argument("--lr", type=float, nargs="+", help="stage-2 learning rates (default 1e-3 5e-4 1e-4)")
-    p.add_argument("--batch-size", type=int, nargs="+", help="batch sizes (default 4 6 8)")
-    p.add_argument("--arch", nargs="+", choices=["ultra-fast", "fast", "accurate"],
-                   help="architectures (default: all three)")
-    p.add_argument("--epochs1", type=int, help="stage 1 epochs of every trial (default: per architecture)")
-    p.add_argument("--epochs2", type=int, help="stage 2 epochs of every trial (default: per architecture)")
-    p.add_argument("--stage2-data", metavar="PATH", help="your own stage-2 data (see train)")
-    p.add_argument("--classes", metavar="FILE", help="the class file of --stage2-data")
-    p.add_argument("--no-prune", action="store_true", help="let every trial finish")
-    p.add_argument("--no-latency", action="store_true", help="do not export and time each trial's model")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--workers", type=int)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fast", action="store_true", default=fast_mode(), help="a few steps on tiny data per trial")
-    p.set_defaults(func=_sweep)
-
-    p = sub.add_parser("evaluate", help="score a landing checkpoint on UDD6 next to a trivial baseline")
-    p.add_argument("--checkpoint", required=True, metavar="PATH", help="a stage-2 (landing) checkpoint")
-    p.add_argument("--udd6", metavar="PATH", help="UDD6 folder (default: built-in data)")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--size", type=int, default=256, help="short side in pixels (as in training)")
-    p.add_argument("--batch-size", type=int, default=6)
-    p.add_argument("--false-safe-budget", type=float, metavar="SHARE",
-                   help="choose a new Safe threshold on the validation split for this false-safe budget "
-                        "(default: the checkpoint's threshold)")
-    p.add_argument("--fast", action="store_true", default=fast_mode(), help="the tiny built-in data")
-    p.set_defaults(func=_evaluate)
-
-    p = sub.add_parser("predict", help="overlay, full-size mask and landing-site JSON per image (folders resume)")
-    p.add_argument("images", metavar="IMAGE_OR_FOLDER")
-    p.add_argument("--checkpoint", required=True, metavar="PATH", help="a stage-2 (landing) checkpoint")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--gsd", type=float, default=None,
-                   help="ground sampling distance of the images, m/px: scales them to the checkpoint's training GSD "
-                        "and sizes the landing footprint (default: short side to --short-side, footprint at 0.17 m/px)")
-    p.add_argument("--drone-radius", type=float, default=0.5, help="drone radius in metres")
-    p.add_argument("--short-side", type=int, default=256, help="the image is seen at this short side (training scale)")
-    p.add_argument("--tta", action="store_true", help="average with horizontally flipped windows")
-    p.add_argument("--safe-threshold", type=float, metavar="P",
-                   help="Safe only where P(Safe) reaches this (default: the threshold stored in the checkpoint, "
-                        "chosen on validation by landinglib train)")
-    p.add_argument("--overwrite", action="store_true", help="redo images whose outputs are already complete")
-    p.set_defaults(func=_predict)
-
-    p = sub.add_parser("export", help="ONNX export (checked) and static INT8 quantization")
-    p.add_argument("--checkpoint", required=True, metavar="PATH", help="a stage-2 (landing) checkpoint")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--int8", action="store_true", help="also write landing.int8.onnx (static, calibrated)")
-    p.add_argument("--udd6", metavar="PATH", help="UDD6 folder for calibration and the accuracy check")
-    p.add_argument("--size", type=int, default=256)
-    p.add_argument("--calibration-images", type=int, default=64)
-    p.add_argument("--fast", action="store_true", default=fast_mode(), help="the tiny built-in data")
-    p.set_defaults(func=_export)
-    args = parser.parse_args(argv)
+    """Run one command (see ``cli_parser.build_parser``); a user's mistake prints ``error: ...`` and returns 2."""
+    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return COMMANDS[args.command](args)
     except (FileNotFoundError, ValueError, DeviceUnavailable, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,4 +1,3 @@
-import dataclasses
 import json
 
 import cv2
@@ -6,9 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from landinglib import classes, data, evaluation, pipeline, synthetic, train
-from landinglib.__main__ import main
-from landinglib.model import build_model, load_checkpoint, save_checkpoint
+from landinglib import classes, data, pipeline, stages, train
+from landinglib.model import build_model, load_checkpoint
 
 from .conftest import DD_BGR
 
@@ -39,69 +37,43 @@ def test_pipeline_runs_stage_0_1_2_and_writes_results(tmp_path, capsys):
     assert f"robustness gap (test - unseen-style test) = {gap:+.3f}" in out
 
 
-def test_unseen_style_test_scores_the_model_on_every_unseen_frame(tmp_path):
-    cfg = _fast(tmp_path)
-    loader = data.unseen_style_loader(size=cfg.size, batch_size=2, num_workers=0)
-    frames = loader.dataset
-    assert len(frames) == synthetic.FAST_SETTINGS["udd6-unseen"]["n_val"]
-    assert "udd6-unseen" in str(frames.root) and frames.classes.names[1] == "Safe"
-    image, mask = data.unseen_style_dataset(size=None)[0]  # raw arrays, as a photo would be
-    assert image.dtype == np.uint8 and image.shape[:2] == mask.shape and set(np.unique(mask)) <= {0, 1, 2, 3, 255}
-    model = build_model("ultra-fast", 4)
-    result = evaluation.evaluate(model, loader, 4)
-    pixels = sum(int((m != 255).sum()) for _, m in loader)
-    assert int(sum(sum(row) for row in result["confusion"])) == pixels  # every labelled pixel counted once
+def test_a_run_resolves_its_device_and_finds_its_stage_0_once(tmp_path, monkeypatch):
+    """The device is decided once and every stage trains on it (``TrainConfig.device`` "cpu" or "cuda", not
+    "auto"); the stage-0 file is looked for once (checking a shipped file's hash is not free)."""
+    calls = {"resolve_device": 0, "stage0_source": 0}
+
+    def counted(name, real):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+
+    class Stop(Exception):
+        pass
+
+    def fit(model, train_loader, val_loader, config, **kwargs):
+        raise Stop(config)
+
+    for name in calls:
+        monkeypatch.setattr(pipeline, name, counted(name, getattr(pipeline, name)))
+    monkeypatch.setattr(stages, "stage0_source", pipeline.stage0_source)  # stages.stage0 counts too
+    monkeypatch.setattr(pipeline, "fit", fit)
+    with pytest.raises(Stop) as stopped:
+        pipeline.run(_fast(tmp_path, device="auto"))
+    assert stopped.value.args[0].device == str(train.resolve_device("auto"))
+    assert calls == {"resolve_device": 1, "stage0_source": 1}
 
 
-def test_stage_config_carries_each_stage_recipe():
-    cfg = pipeline.PipelineConfig(out="runs/x", epochs1=3, epochs2=5, lr1=1e-3, lr2=5e-4, seed=7)
-    one = pipeline.stage_config(1, cfg, np.array([1.0, 2.0]))
-    two = pipeline.stage_config(2, cfg, out_dir="runs/x/direct")
-    assert (one.epochs, one.lr, one.seed, one.class_weights) == (3, 1e-3, 7, [1.0, 2.0])
-    assert one.out_dir.replace("\\", "/") == "runs/x/stage1"
-    assert (two.epochs, two.lr, two.out_dir, two.class_weights) == (5, 5e-4, "runs/x/direct", None)
-    with pytest.raises(ValueError, match="stage must be 1 or 2"):
-        pipeline.stage_config(3, cfg)
+def test_the_names_of_the_pipeline_parts_are_importable_from_the_pipeline():
+    """Notebooks, tests and the README import them as ``landinglib.pipeline.X``."""
+    from landinglib import pipeline_config, scoring
 
-
-def test_a_stage_probes_its_new_classifier_for_a_third_of_its_epochs_unless_told():
-    cfg = pipeline.PipelineConfig(arch="fast")
-    assert [pipeline.stage_config(k, cfg).probe_epochs for k in (1, 2)] == [4, 8]  # 12 and 24 epochs
-    assert [pipeline.stage_config(k, pipeline.PipelineConfig(arch="ultra-fast")).probe_epochs for k in (1, 2)] == [2, 2]
-    assert pipeline.stage_config(2, pipeline.PipelineConfig(epochs2=9, probe2=1)).probe_epochs == 1
-    assert pipeline.stage_config(1, pipeline.PipelineConfig(epochs1=9)).probe_epochs == 3
-    shorter = dataclasses.replace(cfg, epochs1=2, epochs2=4)  # as a sweep trial shortens the base recipe
-    assert [pipeline.stage_config(k, shorter).probe_epochs for k in (1, 2)] == [0, 1]
-    for bad in (dict(epochs2=4, probe2=4), dict(epochs1=2, probe1=5), dict(probe1=-1)):
-        with pytest.raises(ValueError, match="classifier-only epochs must be fewer"):
-            pipeline.PipelineConfig(**bad)
-
-
-def test_crop_must_fit_the_image_scale():
-    assert pipeline.PipelineConfig(size=256, crop=None).crop is None
-    for bad in (0, 16, 100, 288):
-        with pytest.raises(ValueError, match="multiple of 32 and at most size 256"):
-            pipeline.PipelineConfig(size=256, crop=bad)
-
-
-def test_size_alone_brings_the_default_crop_down_with_it(tmp_path):
-    assert main(["train", "--fast", "--out", str(tmp_path / "x"), "--size", "96", "--epochs1", "1", "--epochs2", "1",
-                 "--workers", "0"]) == 0
-    saved = json.loads((tmp_path / "x" / "results.json").read_text())["config"]
-    assert saved["size"] == 96 and saved["crop"] == 96
-    assert saved["arch"] == "fast"  # the command's default network is the pipeline's default
-
-
-def test_epochs_default_per_architecture_and_stay_when_given():
-    assert pipeline.PipelineConfig().arch == "fast"  # the default; ultra-fast is the reference the notebooks teach
-    assert pipeline.EPOCHS["fast"] == (12, 24) and pipeline.EPOCHS["ultra-fast"] == (6, 8)
-    for arch, (e1, e2) in pipeline.EPOCHS.items():
-        cfg = pipeline.PipelineConfig(arch=arch)
-        assert (cfg.epochs1, cfg.epochs2) == (e1, e2)
-    assert pipeline.PipelineConfig(arch="fast", epochs1=3).epochs1 == 3
-    assert pipeline.PipelineConfig(arch="fast", epochs2=0).epochs2 == 0
-    with pytest.raises(ValueError, match="unknown architecture"):
-        pipeline.PipelineConfig(arch="huge")
+    for name in ("PipelineConfig", "EPOCHS", "notebook_config", "stage_config", "stage0", "stage0_source",
+                 "stage2_start", "loaders_for", "stage_dataset", "stage_taxonomy", "training_gsd", "score_stage",
+                 "held_out_loaders", "earn_safe", "format_table", "StageResult", "load_weights", "save_checkpoint"):
+        assert name in pipeline.__all__ and getattr(pipeline, name) is not None, name
+    assert pipeline.PipelineConfig is pipeline_config.PipelineConfig and pipeline.stage0 is stages.stage0
+    assert pipeline.score_stage is scoring.score_stage
 
 
 def test_pipeline_can_skip_the_unseen_style_test(tmp_path):
@@ -126,65 +98,6 @@ def test_a_resumed_stage_reports_the_time_of_the_whole_stage(tmp_path):
     assert [h["epoch"] for h in history] == [1, 2]
     assert resumed.seconds == pytest.approx(sum(h["epoch_seconds"] for h in history))
     assert resumed.seconds > history[1]["epoch_seconds"] and history[0]["epoch_seconds"] == pytest.approx(first.seconds)
-
-
-def test_stage_0_loads_given_weights(tmp_path):
-    source = build_model("ultra-fast", 4)
-    path = save_checkpoint(tmp_path / "init.pt", source)
-    model, report = pipeline.stage0(_fast(tmp_path, init=str(path), arch="ultra-fast"))
-    assert report.new == ["classifier.weight", "classifier.bias"]
-    assert torch.equal(model.backbone[3].weight, source.backbone[3].weight)
-
-
-def test_train_command_fast(tmp_path, capsys):
-    assert main(["train", "--fast", "--out", str(tmp_path / "cli"), "--workers", "0", "--epochs2", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "stage 1" in out and "stage 2" in out and (tmp_path / "cli" / "results.json").is_file()
-
-
-def test_train_command_resume_continues_finished_stages(tmp_path, capsys):
-    args = ["train", "--fast", "--out", str(tmp_path / "cli"), "--workers", "0"]
-    assert main(args) == 0
-    capsys.readouterr()
-    before = json.loads((tmp_path / "cli" / "results.json").read_text())["stages"]
-    best1 = (tmp_path / "cli" / "stage1" / "best.pt").read_bytes()
-    assert main(args + ["--resume"]) == 0
-    out = capsys.readouterr().out
-    assert out.count("resumed from") == 2 and "epoch 1/" not in out  # nothing retrained
-    after = json.loads((tmp_path / "cli" / "results.json").read_text())["stages"]
-    assert [s["test_miou"] for s in after] == [s["test_miou"] for s in before]
-    assert (tmp_path / "cli" / "stage1" / "best.pt").read_bytes() == best1
-
-
-@pytest.mark.parametrize("args,message", [
-    (["--udd6", "/no/such/folder"], "--udd6 /no/such/folder: no such file"),
-    (["--init", "/no/such.pt"], "--init /no/such.pt: no such file"),
-    (["--size", "100"], "multiple of 32"),
-    (["--batch-size", "1"], "at least 2 images"),
-    (["--crop", "100"], "--crop 100: training crops must be a multiple of 32"),
-    (["--crop", "256"], "at most size 128"),
-    (["--crop", "-32"], "--crop -32: training crops must be a multiple of 32"),
-])
-def test_train_command_reports_bad_arguments(tmp_path, capsys, args, message):
-    assert main(["train", "--fast", "--out", str(tmp_path / "x"), *args]) == 2
-    assert message in capsys.readouterr().err
-
-
-def test_train_command_refuses_cuda_without_a_gpu(tmp_path, capsys):
-    if torch.cuda.is_available():
-        assert train.resolve_device("cuda").type == "cuda"
-        return
-    assert main(["train", "--fast", "--out", str(tmp_path / "x"), "--device", "cuda"]) == 2
-    assert "no CUDA GPU" in capsys.readouterr().err
-
-
-def test_train_command_refuses_checkpoint_of_another_architecture(tmp_path, capsys):
-    path = save_checkpoint(tmp_path / "other.pt", build_model("ultra-fast", 4))
-    state = torch.load(path, weights_only=True)
-    state["model_name"] = "accurate"
-    torch.save(state, path)
-    assert main(["train", "--fast", "--out", str(tmp_path / "x"), "--init", str(path)]) == 2
-    assert "architecture 'accurate'" in capsys.readouterr().err
 
 
 # --- issue 28: class weights from the training split only; a stage reports its best epoch ----------------
