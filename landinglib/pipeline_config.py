@@ -55,7 +55,7 @@ class PipelineConfig:
     classes: str | None = _setting(None, "the class file of --stage2-data (CSV or JSON: name, r, g, b, landing; e.g. "
                                          "landinglib/semantic_drone.csv)", metavar="FILE")
     out: str = _setting("runs/default", "where checkpoints and results go", metavar="DIR")
-    arch: str = _setting("fast", "architecture: fast (the under-5-ms model), ultra-fast (the reference the notebooks "
+    arch: str = _setting("fast", "architecture: fast (the default, designed for a CPU), ultra-fast (the reference the notebooks "
                                  "teach) or accurate (BiSeNetV2)", choices=tuple(MODELS))
     init: str | None = _setting(None, "stage 0 weights (default: the course's pretrained stage 0 of the architecture, "
                                       "data/pretrained/stage0-ARCH.pt); 'none' = random weights; or a checkpoint or "
