@@ -792,3 +792,17 @@ def test_windows_cover_the_length_once_each_and_the_last_ends_flush():
     assert data.window_starts(11, 4, 3) == [0, 3, 6, 7]  # one more, flush with the border
     assert data.window_starts(10, 4, 1) == [0, 1, 2, 3, 4, 5, 6]  # every start, none past the border
     assert data.window_starts(4, 4, 2) == [0] and data.window_starts(3, 4, 2) == [0]
+
+
+def test_a_scene_smaller_than_a_chip_is_padded_with_ignore_not_a_class(tmp_path):
+    root = tmp_path / "dd"
+    for sub in ("images", "labels"):
+        (root / sub).mkdir(parents=True)
+    cv2.imwrite(str(root / "images" / "small-ortho.tif"), np.full((100, 150, 3), 90, np.uint8))
+    label = np.zeros((100, 150, 3), np.uint8)
+    label[:] = (255, 255, 255)  # DroneDeploy GROUND (white), train class 4
+    cv2.imwrite(str(root / "labels" / "small-label.png"), label)
+    (root / "index.csv").write_text("index scene split\n0 small train\n")
+    image, mask = data.DroneDeployDataset(root, "train", chip_size=128)[0]
+    assert image.shape == (128, 128, 3) and mask.shape == (128, 128)
+    assert (mask[:100, :150] == 4).all() and (mask[100:] == IGNORE_INDEX).all() and (mask[:, 150:] == IGNORE_INDEX).all()

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from landinglib import data, train
+from landinglib.classes import IGNORE_INDEX
 from landinglib.model import build_model, load_checkpoint, save_checkpoint
 from landinglib.runtime import set_seed
 from landinglib.train import TrainConfig
 
-from .conftest import RecordingModel
+from .conftest import DropoutModel, RecordingModel
 
 
 def _tiny_loaders(udd6_root, batch_size=2):
@@ -86,25 +87,6 @@ def test_nan_loss_stops_with_a_clear_message():
                "(classes >= num_classes?) or the inputs; the last good state is in last.pt")
     with pytest.raises(FloatingPointError, match=re.escape(message)):
         train.fit(build_model("ultra-fast", 2), batch, batch, TrainConfig(epochs=1, progress=False, device="cpu"))
-
-
-def test_amp_is_fp16_with_a_scaler_only_on_cuda():
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert train.autocast_dtype(cpu, "auto") is None
-    assert train.autocast_dtype(cuda, "auto") is torch.float16
-    assert train.autocast_dtype(cpu, "bf16") is torch.bfloat16
-    assert train.scaler_enabled(cuda, torch.float16) and not train.scaler_enabled(cpu, None)
-    assert not train.scaler_enabled(cuda, torch.bfloat16)
-    assert not train.make_scaler(cpu, None).is_enabled()
-    with pytest.raises(ValueError, match="fp16 autocast needs CUDA"):
-        train.autocast_dtype(cpu, "fp16")
-    with pytest.raises(ValueError, match="amp must be one of"):
-        train.autocast_dtype(cpu, "fp8")
-    if torch.cuda.is_available():  # on a GPU machine, the real thing
-        assert train.make_scaler(cuda, torch.float16).is_enabled()
-    else:
-        with pytest.raises(RuntimeError, match="no CUDA GPU"):
-            train.resolve_device("cuda")
 
 
 def test_bf16_autocast_path_runs_on_cpu():
@@ -406,19 +388,12 @@ def test_a_model_wrapped_as_distributed_data_parallel_trains_with_the_wrapped_mo
         dist.destroy_process_group()
 
 
-class _DropoutModel(RecordingModel):
-    """RecordingModel with dropout on its logits: training draws from torch's global generator."""
-
-    def forward(self, x):
-        return torch.nn.functional.dropout(super().forward(x), 0.5, self.training)
-
-
 def test_the_run_seed_and_the_epoch_draw_the_models_own_randomness():
     batches = _batches([2])
 
     def train_losses(seed):
         torch.manual_seed(0)  # the same initial weights every time; lr 0 keeps them
-        return [h["train_loss"] for h in train.fit(_DropoutModel(), batches, batches, _frozen(epochs=2, seed=seed))]
+        return [h["train_loss"] for h in train.fit(DropoutModel(), batches, batches, _frozen(epochs=2, seed=seed))]
     losses = train_losses(0)
     assert train_losses(0) == losses and losses[0] != losses[1]  # reproducible; each epoch its own dropout
     assert train_losses(7)[0] != losses[0]  # another seed, other dropout
@@ -570,3 +545,62 @@ def test_probe_epochs_train_only_the_new_classifier_then_everything(udd6_root):
     changed = trained(probe_epochs=1, epochs=2)
     assert {"classifier.weight", "classifier.bias", "backbone.0.weight"} <= changed and len(changed) > 4
     assert "backbone.0.weight" in trained(probe_epochs=0, epochs=1)
+
+
+# --- what a step does to the loss and the optimizer (issue 15) -------------------------------------------------
+def _one_batch(labelled_class=1):
+    torch.manual_seed(0)
+    images = torch.randn(2, 3, 32, 32)
+    masks = torch.full((2, 32, 32), IGNORE_INDEX, dtype=torch.long)
+    masks[:, 8:16, 8:24] = labelled_class  # a small labelled patch; the rest is ignored
+    return images, masks
+
+
+def test_ignored_pixels_are_left_out_of_the_loss():
+    import torch.nn.functional as F
+
+    images, masks = _one_batch()
+    torch.manual_seed(1)
+    model = build_model("ultra-fast", 4)
+    reference = build_model("ultra-fast", 4)
+    reference.load_state_dict(model.state_dict())
+    reference.eval()  # the loop's first loss is computed in train mode: BatchNorm uses batch statistics
+    reference.train()
+    with torch.no_grad():
+        logits = reference(images)
+    keep = masks != IGNORE_INDEX
+    expected = F.cross_entropy(logits.permute(0, 2, 3, 1)[keep], masks[keep]).item()
+    everything_class_0 = F.cross_entropy(logits, torch.where(keep, masks, 0)).item()
+    config = train.TrainConfig(epochs=1, lr=1e-6, device="cpu", channels_last=False, progress=False)
+    history = train.fit(model, [(images, masks)], [(images, masks)], config)
+    assert history[0]["train_loss"] == pytest.approx(expected, rel=1e-4)
+    assert abs(expected - everything_class_0) > 0.1  # the test tells the two apart
+
+
+def test_fit_takes_exactly_one_optimizer_step_per_batch(tmp_path):
+    batches = [_one_batch(k % 4) for k in range(3)]
+    config = train.TrainConfig(epochs=2, device="cpu", progress=False, out_dir=str(tmp_path))
+    train.fit(build_model("ultra-fast", 4), batches, batches[:1], config)
+    state = load_checkpoint(tmp_path / "last.pt")
+    steps = {int(s["step"]) for s in state["optimizer"]["state"].values()}
+    assert steps == {6} and state["scheduler"]["last_epoch"] == 6  # 3 batches x 2 epochs
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the fp16 + GradScaler path is not run")
+def test_fit_on_cuda_uses_fp16_autocast_and_a_working_grad_scaler(tmp_path):
+    batches = [_one_batch(k % 4) for k in range(4)]
+    config = train.TrainConfig(epochs=3, lr=3e-3, device="cuda", progress=False, out_dir=str(tmp_path))
+    model = build_model("ultra-fast", 4)
+    history = train.fit(model, batches, batches, config)
+    assert next(model.parameters()).device.type == "cuda" and next(model.parameters()).dtype == torch.float32
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["scaler"] and state["scaler"]["scale"] > 0  # the scaler was active and saved
+    assert history[-1]["train_loss"] < history[0]["train_loss"] and all(h["train_loss"] == h["train_loss"] for h in history)
+
+
+def test_fit_trains_a_network_with_auxiliary_heads_and_leaves_it_in_eval_mode():
+    """BiSeNetV2 returns its auxiliary logits in training (tested in test_models.py): fit trains on them all."""
+    model = build_model("accurate", 3)
+    batch = [(torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 64, 64)))]
+    history = train.fit(model, batch, batch, train.TrainConfig(epochs=1, progress=False, device="cpu"))
+    assert history[0]["train_loss"] > 0 and not model.training
