@@ -78,18 +78,20 @@ def dronedeploy_root(tmp_path):
 # --- fake models: tiny networks whose every output a test can work out -----------------------------------
 class RecordingModel(torch.nn.Module):
     """A 3x3 convolution that records, at each forward, its autocast state and whether its input is
-    channels_last; optionally also returns an auxiliary head in training (as BiSeNetV2 does)."""
+    channels_last (``calls``) and whether its weight is (``weights_channels_last``); optionally also returns an
+    auxiliary head in training (as BiSeNetV2 does)."""
 
     def __init__(self, num_classes=3, aux=False):
         super().__init__()
         self.num_classes = num_classes
         self.head = torch.nn.Conv2d(3, num_classes, 3, padding=1)  # 3x3: its weight has a memory layout to check
         self.aux_head = torch.nn.Conv2d(3, num_classes, 3, padding=1) if aux else None
-        self.calls = []
+        self.calls, self.weights_channels_last = [], []
 
     def forward(self, x):
         self.calls.append({"autocast": torch.is_autocast_enabled("cpu"), "dtype": torch.get_autocast_dtype("cpu"),
                            "channels_last": x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1})
+        self.weights_channels_last.append(self.head.weight.is_contiguous(memory_format=torch.channels_last))
         if self.aux_head is not None and self.training:
             return self.head(x), self.aux_head(x)
         return self.head(x)

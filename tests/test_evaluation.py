@@ -24,6 +24,14 @@ def test_evaluate_reports_everything_and_times_inference(udd6_root):
     assert html.count("<tr>") == 3 and "<th" in html and "Safe" in html
 
 
+def test_evaluate_reports_loss_and_miou(udd6_root):
+    loaders = data.make_loaders("udd6", udd6_root, size=32, batch_size=2, num_workers=0)
+    result = evaluation.evaluate(build_model("ultra-fast", 4), loaders.val, 4,
+                                 loss_fn=torch.nn.CrossEntropyLoss(ignore_index=255))
+    assert result["loss"] > 0 and 0 <= result["miou"] <= 1 and len(result["iou"]) == 4
+    assert sum(map(sum, result["confusion"])) == result["pixels"] > 0
+
+
 def _loader(masks):
     images = torch.randn(len(masks), 3, *masks[0].shape)
     return [(images[i:i + 2], torch.stack(masks[i:i + 2])) for i in range(0, len(masks), 2)]

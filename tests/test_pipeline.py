@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from landinglib import classes, data, evaluation, pipeline, synthetic, train
+from landinglib import classes, data, devices, evaluation, pipeline, synthetic, train
 from landinglib.__main__ import main
 from landinglib.model import build_model, load_checkpoint, save_checkpoint
 
@@ -172,7 +172,7 @@ def test_train_command_reports_bad_arguments(tmp_path, capsys, args, message):
 
 def test_train_command_refuses_cuda_without_a_gpu(tmp_path, capsys):
     if torch.cuda.is_available():
-        assert train.resolve_device("cuda").type == "cuda"
+        assert devices.resolve_device("cuda").type == "cuda"
         return
     assert main(["train", "--fast", "--out", str(tmp_path / "x"), "--device", "cuda"]) == 2
     assert "no CUDA GPU" in capsys.readouterr().err

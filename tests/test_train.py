@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from landinglib import data, train
+from landinglib import data, devices, evaluation, train
 from landinglib.classes import IGNORE_INDEX
 from landinglib.model import build_model, load_checkpoint, save_checkpoint
 from landinglib.runtime import set_seed
@@ -129,13 +129,6 @@ def test_warmup_then_cosine_schedule():
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 0.02
 
 
-def test_evaluate_reports_loss_and_miou(udd6_root):
-    loaders = _tiny_loaders(udd6_root)
-    result = train.evaluate(build_model("ultra-fast", 4), loaders.val, 4, loss_fn=torch.nn.CrossEntropyLoss(ignore_index=255))
-    assert result["loss"] > 0 and 0 <= result["miou"] <= 1 and len(result["iou"]) == 4
-    assert sum(map(sum, result["confusion"])) == result["pixels"] > 0
-
-
 def test_the_progress_bar_does_not_change_the_result(udd6_root, tmp_path, monkeypatch):
     """A tqdm bar must only watch: with and without it, the same batches and the same weights."""
     monkeypatch.delenv("LANDINGLIB_FAST", raising=False)  # fast mode (the tests) switches bars off
@@ -180,7 +173,7 @@ def test_training_loss_is_the_image_weighted_mean_of_the_batches_class_weighted_
     row = history[0]
     assert row["train_loss"] == pytest.approx((2 * per_batch[0] + 3 * per_batch[1]) / 5, rel=1e-5)
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights), ignore_index=255)
-    expected_val = train.evaluate(model, batches, 3, loss_fn=loss_fn)
+    expected_val = evaluation.evaluate(model, batches, 3, loss_fn=loss_fn)
     assert row["val_loss"] == pytest.approx(expected_val["loss"], rel=1e-5)
     assert row["val_miou"] == pytest.approx(expected_val["miou"]) and row["val_iou"] == pytest.approx(expected_val["iou"])
     assert row["val_pixel_accuracy"] == pytest.approx(expected_val["pixel_accuracy"])
@@ -216,13 +209,14 @@ def test_cpu_training_runs_under_the_chosen_autocast_and_channels_last():
         assert training_call["autocast"] is autocast_on, amp
         if autocast_on:
             assert training_call["dtype"] is torch.bfloat16
-        assert training_call["channels_last"]
+        assert training_call["channels_last"] and model.weights_channels_last[0]  # inputs and weights alike
         validation_call = model.calls[-1]  # validation runs under the same autocast and layout
         assert validation_call["autocast"] is autocast_on and validation_call["channels_last"], amp
         assert model.head.weight.is_contiguous(memory_format=torch.channels_last)
     model = RecordingModel()
     train.fit(model, batches, batches, _frozen(epochs=1, channels_last=False))
     assert not model.calls[0]["channels_last"] and not model.calls[-1]["channels_last"]
+    assert not any(model.weights_channels_last)
 
 
 def test_a_one_image_batch_counts_as_one_image():
@@ -342,6 +336,29 @@ def test_the_progress_bar_counts_the_steps_and_shows_loss_and_speed(monkeypatch)
     assert history[0]["train_loss"] > 0
 
 
+def test_the_bar_shows_each_steps_loss_and_speed_without_forcing_a_redraw(monkeypatch):
+    """The postfix is updated at every step, and tqdm redraws at its own pace (here never: its interval is endless),
+    so a fast loop does not spend its time redrawing a notebook widget."""
+    monkeypatch.delenv("LANDINGLIB_FAST", raising=False)
+    monkeypatch.delenv("LANDINGLIB_PROGRESS", raising=False)
+    bars, redraws, postfixes = [], [], []
+    real = train._progress
+
+    def patient_bar(*args):
+        bar = real(*args)
+        bar.mininterval = float("inf")
+        real_refresh, real_set_postfix = bar.refresh, bar.set_postfix
+        bar.refresh = lambda *a, **k: (redraws.append(bar.n), real_refresh(*a, **k))[1]
+        bar.set_postfix = lambda *a, **k: (real_set_postfix(*a, **k), postfixes.append(bar.postfix))[0]
+        bars.append(bar)
+        return bar
+
+    monkeypatch.setattr(train, "_progress", patient_bar)
+    train.fit(RecordingModel(), _batches([2, 2, 2]), _batches([2]), TrainConfig(epochs=1, lr=0.0, device="cpu"))
+    assert len(postfixes) == 3 and all(p.startswith("img_s=") and ", loss=" in p for p in postfixes)
+    assert redraws == []
+
+
 def test_reseeding_makes_an_epochs_batches_a_function_of_seed_and_epoch(udd6_root):
     """Same (seed, epoch): the same shuffled, augmented batches; another seed or epoch: others."""
     def first_batch(seed, epoch):
@@ -376,13 +393,13 @@ def test_a_model_wrapped_as_distributed_data_parallel_trains_with_the_wrapped_mo
         batches, config = _batches([2]), _frozen(epochs=1)
         optimizer = torch.optim.AdamW(model.parameters(), lr=0.0)
         stats = train.train_one_epoch(net, batches, optimizer, train.warmup_cosine(optimizer, 1, 1),
-                                      train.make_scaler(torch.device("cpu"), None),
+                                      devices.make_scaler(torch.device("cpu"), None),
                                       torch.nn.CrossEntropyLoss(ignore_index=255), torch.device("cpu"), None, config, 1)
         assert stats["train_loss"] == pytest.approx(_losses(model, batches)[0], rel=1e-5)
         bad = [(batches[0][0], torch.full((2, 8, 8), 3))]  # class 3 of a 3-class model: the check still applies
         with pytest.raises(ValueError, match="labels hold class 3 but the model has 3 classes"):
             train.train_one_epoch(net, bad, optimizer, train.warmup_cosine(optimizer, 1, 1),
-                                  train.make_scaler(torch.device("cpu"), None),
+                                  devices.make_scaler(torch.device("cpu"), None),
                                   torch.nn.CrossEntropyLoss(ignore_index=255), torch.device("cpu"), None, config, 1)
     finally:
         dist.destroy_process_group()
@@ -589,7 +606,8 @@ def test_fit_takes_exactly_one_optimizer_step_per_batch(tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the fp16 + GradScaler path is not run")
 def test_fit_on_cuda_uses_fp16_autocast_and_a_working_grad_scaler(tmp_path):
     batches = [_one_batch(k % 4) for k in range(4)]
-    config = train.TrainConfig(epochs=3, lr=3e-3, device="cuda", progress=False, out_dir=str(tmp_path))
+    config = train.TrainConfig(epochs=3, lr=3e-3, device="cuda", progress=False, out_dir=str(tmp_path),
+                               class_weights=[1.0, 2.0, 1.0, 0.5])  # a weight tensor that must live on the GPU too
     model = build_model("ultra-fast", 4)
     history = train.fit(model, batches, batches, config)
     assert next(model.parameters()).device.type == "cuda" and next(model.parameters()).dtype == torch.float32
@@ -604,3 +622,120 @@ def test_fit_trains_a_network_with_auxiliary_heads_and_leaves_it_in_eval_mode():
     batch = [(torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 64, 64)))]
     history = train.fit(model, batch, batch, train.TrainConfig(epochs=1, progress=False, device="cpu"))
     assert history[0]["train_loss"] > 0 and not model.training
+
+# --- one training step, the one fit, profiling and the speed benchmark take ------------------------------------
+def _step_setup(model, scaler=None):
+    """Plain SGD (fit's AdamW would hide a wrongly scaled gradient: it divides by the gradients' size) and the
+    disabled scaler that fit makes for fp32 on a CPU, unless a ``scaler`` is given."""
+    return torch.optim.SGD(model.parameters(), lr=0.1), scaler or devices.make_scaler(torch.device("cpu"), None)
+
+
+def test_a_training_step_is_the_loss_then_one_optimizer_step_on_its_clipped_gradients():
+    """Worked out by hand on the same weights: the loss of the batch (main + aux_weight x auxiliary head), its
+    gradients clipped to a total norm of grad_clip, one optimizer step."""
+    (x, y), = _batches([2])
+    model = RecordingModel(aux=True)
+    expected = RecordingModel(aux=True)
+    expected.load_state_dict(model.state_dict())
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+    config = _frozen(aux_weight=0.25, grad_clip=0.05)
+    optimizer, scaler = _step_setup(model)
+    loss = train.training_step(model, x, y, optimizer, scaler, loss_fn, torch.device("cpu"), None, config)
+
+    by_hand = loss_fn(expected.head(x), y) + 0.25 * loss_fn(expected.aux_head(x), y)
+    by_hand.backward()
+    norm = torch.cat([p.grad.flatten() for p in expected.parameters()]).norm()
+    assert norm > 0.05  # so clipping has something to do
+    for p in expected.parameters():
+        p.grad *= 0.05 / (norm + 1e-6)
+    torch.optim.SGD(expected.parameters(), lr=0.1).step()
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    for (name, a), b in zip(model.named_parameters(), expected.parameters()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_a_step_with_loss_scaling_on_moves_the_weights_as_one_without():
+    """An active GradScaler (what fp16 on CUDA gets; a CPU one here) multiplies the loss, and its gradients are
+    divided back before they are clipped and used: the weights come out as from an fp32 step without scaling."""
+    batches, config = _batches([2, 2]), _frozen(grad_clip=0.05)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+    models = []
+    for scaler in (None, torch.amp.GradScaler("cpu", init_scale=2.0 ** 12)):
+        torch.manual_seed(0)
+        model = RecordingModel()
+        optimizer, scaler = _step_setup(model, scaler)
+        for x, y in batches:
+            train.training_step(model, x, y, optimizer, scaler, loss_fn, torch.device("cpu"), None, config)
+        models.append(model)
+    assert scaler.is_enabled() and scaler.get_scale() == 2.0 ** 12  # a scale that no step found too large
+    for (name, a), b in zip(models[0].named_parameters(), models[1].parameters()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_frozen_parameters_are_not_moved_by_a_step_and_the_others_are():
+    (x, y), = _batches([2])
+    model = RecordingModel(aux=True)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer, scaler = _step_setup(model)
+    frozen = [model.head.weight, model.head.bias]
+    train.training_step(model, x, y, optimizer, scaler, torch.nn.CrossEntropyLoss(ignore_index=255),
+                        torch.device("cpu"), None, _frozen(), frozen=frozen)
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    assert moved == {"aux_head.weight", "aux_head.bias"}
+
+
+def test_a_parameter_the_forward_pass_did_not_use_is_left_alone_by_the_step():
+    """Each step starts from no gradients (not zeros): a head that a step's forward pass skips gets none, so fit's
+    AdamW leaves it alone (no momentum from earlier steps, no weight decay) instead of moving it for nothing."""
+    (x, y), = _batches([2])
+    model = RecordingModel(aux=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    scaler, cpu = devices.make_scaler(torch.device("cpu"), None), torch.device("cpu")
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+    train.training_step(model, x, y, optimizer, scaler, loss_fn, cpu, None, _frozen())  # both heads learn
+    aux_before, head_before = model.aux_head.weight.detach().clone(), model.head.weight.detach().clone()
+    model.eval()  # this model's forward pass skips its auxiliary head outside training mode
+    train.training_step(model, x, y, optimizer, scaler, loss_fn, cpu, None, _frozen())
+    assert torch.equal(model.aux_head.weight, aux_before) and not torch.equal(model.head.weight, head_before)
+
+
+def test_a_non_finite_loss_stops_the_step_before_any_weight_moves_and_says_where():
+    x, y = torch.full((2, 3, 8, 8), float("inf")), torch.zeros(2, 8, 8, dtype=torch.long)
+    model = RecordingModel()
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer, scaler = _step_setup(model)
+    with pytest.raises(FloatingPointError, match=r"^the loss became nan at batch 7: training stopped\. "):
+        train.training_step(model, x, y, optimizer, scaler, torch.nn.CrossEntropyLoss(), torch.device("cpu"), None,
+                            _frozen(), where="batch 7")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(p.grad is None for p in model.parameters())
+    loss = train.forward_loss(model, x, y, torch.nn.CrossEntropyLoss(), torch.device("cpu"), None, 0.4)
+    for untold in (lambda: train.training_step(model, x, y, optimizer, scaler, torch.nn.CrossEntropyLoss(),
+                                               torch.device("cpu"), None, _frozen()),
+                   lambda: train.backward(loss, optimizer, scaler)):  # as profiling calls it
+        with pytest.raises(FloatingPointError, match=r"^the loss became nan at this step: training stopped\. "):
+            untold()
+
+
+def test_a_run_with_loss_scaling_saves_the_scalers_state_and_a_resumed_run_continues_from_it(tmp_path, monkeypatch):
+    """The scaler's state is part of last.pt and comes back on resume (on CUDA fp16 the scaler is on; here a CPU
+    scaler stands in, its scale doubling after every step): a run stopped after epoch 1 and resumed ends with the
+    scale of a run that went straight through."""
+    scalers = []
+
+    def active_scaler(device, dtype):
+        scalers.append(torch.amp.GradScaler("cpu", init_scale=4.0, growth_interval=1))
+        return scalers[-1]
+
+    monkeypatch.setattr(train, "make_scaler", active_scaler)
+    batches = _batches([2, 2])
+    config = _frozen(epochs=2, out_dir=str(tmp_path / "straight"))
+    train.fit(RecordingModel(), batches, batches, config)
+    straight = load_checkpoint(tmp_path / "straight" / "last.pt")["scaler"]
+    assert straight["scale"] == 4.0 * 2 ** 4  # 4 steps
+
+    stopped = dataclasses.replace(config, epochs=1, out_dir=str(tmp_path / "resumed"))
+    train.fit(RecordingModel(), batches, batches, stopped)
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["scaler"]["scale"] == 4.0 * 2 ** 2
+    train.fit(RecordingModel(), batches, batches, dataclasses.replace(stopped, epochs=2), resume=True)
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["scaler"] == straight
