@@ -342,11 +342,3 @@ def draw_landing_sites(image: np.ndarray, sites, gsd_m: float | None = None, max
             cv2.putText(out, str(rank), corner, cv2.FONT_HERSHEY_SIMPLEX, 0.3 * thick, ink, width, cv2.LINE_AA)
     return out
 
-
-def __getattr__(name: str):
-    """``viz.mask_browser`` and ``viz.MaskBrowser`` still work: the browser lives in ``browser``."""
-    if name in ("mask_browser", "MaskBrowser"):
-        from . import browser  # at first use only: browser draws with this module
-
-        return getattr(browser, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
