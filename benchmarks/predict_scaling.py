@@ -33,7 +33,7 @@ RUN = textwrap.dedent("""
     from landinglib import classes
     from landinglib.model import build_model, load_model
     engine, image, out, checkpoint = sys.argv[1:5]
-    model = load_model(checkpoint, classes.LANDING) if checkpoint != "-" else build_model("ultra-fast", 4).eval()
+    model = load_model(checkpoint, classes.LANDING) if checkpoint != "-" else build_model("fast", 4).eval()
     start = time.perf_counter()
     if engine == "bounded":
         from landinglib.predict_folder import predict_file
@@ -71,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1, 12, 48, 96], help="megapixels")
     parser.add_argument("--engines", nargs="+", default=["bounded", "tiled"], choices=["bounded", "tiled"])
-    parser.add_argument("--checkpoint", default="-", help="a landing checkpoint (default: an untrained network)")
+    parser.add_argument("--checkpoint", default="-", help="a landing checkpoint (default: an untrained fast network)")
     parser.add_argument("--tiled-max-mp", type=float, default=48, help="skip the tiled path above this size")
     args = parser.parse_args()
     print(describe_machine())

@@ -1,6 +1,6 @@
 """Where the time goes: a training step under torch.profiler, and onnxruntime per layer.
 
-    python benchmarks/profile_breakdown.py [--arch ultra-fast] [--size 256] [--batch-size 6] [--threads 2]
+    python benchmarks/profile_breakdown.py [--arch fast] [--size 256] [--batch-size 6] [--threads 2]
 
 To see what a laptop sees on a CPU with AVX-512/AMX: ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/profile_breakdown.py
 (PyTorch's oneDNN honours it; onnxruntime has no such switch, so its figures are on the CPU's own ISA).
@@ -25,7 +25,7 @@ from machine import describe
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", nargs="+", default=["ultra-fast"])
+    parser.add_argument("--arch", nargs="+", default=["fast"], help="architectures (default: the pipeline's)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)

@@ -13,7 +13,7 @@ Modules, one job each (the README's "The library" table says more):
   false-safe figures, the decision rule and its threshold), ``evaluation`` (one loop that scores any model
   or onnxruntime session), ``tables`` (result tables: text, or HTML in a notebook);
 * using a model: ``inference`` (any image size), ``predict_folder`` (whole flights), ``landing``
-  (landing sites), ``export`` (ONNX, INT8), ``viz`` (pictures), ``browser`` (the mask browser);
+  (landing sites), ``export`` (ONNX, INT8), ``viz`` (pictures and charts), ``browser`` (the mask browser);
 * ``runtime`` (seeds, fast mode, data folder) and ``__main__`` (the ``landinglib`` command).
 """
 from .runtime import data_dir, fast_mode, set_seed

@@ -20,8 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .evaluation import evaluate
-
 ONNX_OPSET = 18
 TOLERANCE = 1e-3  # max |logit difference| accepted between PyTorch and onnxruntime (fp32)
 _REGISTRATION_LOG = "torch.onnx._internal.exporter._registration"
@@ -198,12 +196,6 @@ def quantize_int8(onnx_path: str | os.PathLike, calibration_loader, out_path: st
             "int8_bytes": out_path.stat().st_size, "per_channel": per_channel, "activation_type": activation_type,
             "reduce_range": reduce_range, "calibration_images": len(reader.batches),
             "size_ratio": onnx_path.stat().st_size / out_path.stat().st_size}
-
-
-def onnx_accuracy(session, loader, num_classes: int, reference=None) -> dict:
-    """``evaluation.evaluate`` of an onnxruntime session: mIoU and the rest; with a ``reference``
-    session, also ``argmax_agreement`` (the share of pixels where both predict the same class)."""
-    return evaluate(session, loader, num_classes, reference=reference)
 
 
 def time_call(fn, runs: int, warmup: int) -> dict:

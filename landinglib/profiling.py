@@ -1,9 +1,10 @@
 """Where the time goes: a training step split by phase, operator and layer; onnxruntime per node.
 
-``profile_train_step`` times forward / backward / optimizer with a wall clock, then runs the same
-steps under ``torch.profiler`` for the operator and per-convolution breakdown (the profiler's own
-overhead stays out of the phase figures). ``profile_onnx`` exports the model, optionally quantizes
-it, and reads onnxruntime's own per-node profile. Figures are per step (or per frame) averages.
+``profile_train_step`` times the phases of ``train.training_step`` (forward + loss, backward,
+optimizer) with a wall clock, then runs the same steps under ``torch.profiler`` for the operator and
+per-convolution breakdown (the profiler's own overhead stays out of the phase figures).
+``profile_onnx`` exports the model, optionally quantizes it, and reads onnxruntime's own per-node
+profile. Figures are per step (or per frame) averages.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import train
 from .classes import IGNORE_INDEX
+from .devices import make_scaler
 from .tables import Table
 
 
@@ -95,7 +98,8 @@ def _category(op: str) -> str:
 
 def profile_train_step(model: nn.Module, *, batch_size: int = 6, size: int = 256, steps: int = 5,
                        num_classes: int | None = None, channels_last: bool = True) -> dict:
-    """One CPU fp32 training step (AdamW, cross-entropy) on random data, broken down.
+    """CPU fp32 training steps (``train.training_step`` with ``TrainConfig``'s defaults: AdamW,
+    cross-entropy, auxiliary-head losses, gradient clipping) on random data, broken down.
 
     Returns ``ms_per_step``, ``images_per_s``, ``phases`` (forward, backward, optimizer),
     ``operators`` (self time per aten operator, largest first), ``kinds`` (the operators summed by
@@ -119,16 +123,16 @@ def profile_train_step(model: nn.Module, *, batch_size: int = 6, size: int = 256
     signatures = _conv_signatures(model, x)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
+    config, cpu = train.TrainConfig(), torch.device("cpu")
+    scaler = make_scaler(cpu, None)  # fp32 on the CPU: a disabled scaler, as fit makes there
 
-    def step(clock: dict | None = None):
+    def step(clock: dict | None = None):  # train.training_step, phase by phase
         t0 = time.perf_counter()
-        logits = model(x)
-        loss = loss_fn(logits if torch.is_tensor(logits) else logits[0], y)
+        loss = train.forward_loss(model, x, y, loss_fn, cpu, None, config.aux_weight)
         t1 = time.perf_counter()
-        loss.backward()
+        train.backward(loss, optimizer, scaler)
         t2 = time.perf_counter()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        train.optimizer_step(model, optimizer, scaler, config.grad_clip)
         t3 = time.perf_counter()
         if clock is not None:
             for name, seconds in (("forward + loss", t1 - t0), ("backward", t2 - t1), ("optimizer", t3 - t2)):

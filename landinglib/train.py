@@ -5,6 +5,11 @@ cosine decay, cross-entropy that ignores 255 (optionally class-weighted), gradie
 mixed precision chosen once from the device (``devices``: fp16 autocast + ``GradScaler`` on CUDA,
 fp32 on CPU). Validation is ``evaluation.evaluate``, the one loop that scores every model.
 
+One batch is one ``training_step``: ``forward_loss`` (forward under autocast, main + auxiliary-head
+losses), ``backward`` (a non-finite loss stops the run; backward through the scaler) and
+``optimizer_step`` (frozen parameters dropped, clipping, the step). ``profiling`` and
+``benchmarks/train_speed.py`` time this same step.
+
 After every epoch it validates (loss, mIoU, per-class IoU), appends to the history, and writes
 ``last.pt`` (to resume) and ``best.pt`` (highest validation mIoU) atomically. ``resume=True``
 continues a killed run from ``last.pt``; every epoch reseeds its data order and augmentation from
@@ -24,13 +29,13 @@ from torch import nn
 from . import distributed
 from .classes import IGNORE_INDEX
 from .data import seed_worker
-from .devices import DeviceUnavailable, autocast, autocast_dtype, make_scaler, resolve_device, scaler_enabled, to_device
+from .devices import autocast, autocast_dtype, make_scaler, resolve_device, to_device
 from .evaluation import evaluate
 from .model import load_checkpoint, save_checkpoint
 from .runtime import fast_mode, set_seed
 
-__all__ = ["TrainConfig", "fit", "train_one_epoch", "evaluate", "warmup_cosine", "DeviceUnavailable", "resolve_device",
-           "autocast_dtype", "autocast", "make_scaler", "scaler_enabled"]
+__all__ = ["TrainConfig", "fit", "train_one_epoch", "training_step", "forward_loss", "backward", "optimizer_step",
+           "warmup_cosine"]
 
 
 @dataclass
@@ -90,14 +95,65 @@ def _reseed_epoch(loader, seed: int, epoch: int) -> None:
         loader.worker_init_fn = seed_worker  # workers start from the same copy of the transform's generator
 
 
-# --- one epoch, evaluation -------------------------------------------------------------
+# --- one training step -----------------------------------------------------------------
+def forward_loss(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, loss_fn, device: torch.device,
+                 dtype: torch.dtype | None, aux_weight: float) -> torch.Tensor:
+    """The training loss of one batch: the forward pass under autocast (``devices.autocast``) and
+    ``loss_fn`` in fp32. A model that returns several logits in training (main head first, then
+    auxiliary heads, as BiSeNetV2 does) is scored main loss + ``aux_weight`` x each auxiliary loss.
+    images: (N, 3, H, W) float; masks: (N, H, W) int64, 255 = ignore; returns a scalar tensor."""
+    with autocast(device, dtype):
+        outputs = model(images)
+        logits, aux = (outputs[0], outputs[1:]) if isinstance(outputs, tuple) else (outputs, ())
+        loss = loss_fn(logits.float(), masks)
+        for extra in aux:
+            loss = loss + aux_weight * loss_fn(extra.float(), masks)
+    return loss
+
+
+def backward(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+             where: str = "this step") -> None:
+    """Fresh gradients of ``loss``, back-propagated through the ``scaler`` (which scales the loss when it is
+    enabled: fp16 on CUDA). A NaN or infinite loss stops training with a ``FloatingPointError`` naming ``where``."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"the loss became {loss.item()} at {where}: training stopped. "
+            "Lower the learning rate, check the labels (classes >= num_classes?) or the inputs; "
+            "the last good state is in last.pt")
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+
+
+def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                   grad_clip: float, frozen=()) -> None:
+    """One optimizer step on the gradients ``backward`` left: the ``frozen`` parameters' gradients are
+    dropped (they do not move), the rest are unscaled and clipped to a norm of ``grad_clip`` (0 = no
+    clipping), then the scaler steps (skipping a step whose fp16 gradients overflowed) and updates its scale."""
+    for p in frozen:
+        p.grad = None
+    if grad_clip:
+        scaler.unscale_(optimizer)  # the true gradients, so that clipping sees them
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+
+
+def training_step(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, optimizer: torch.optim.Optimizer,
+                  scaler: torch.amp.GradScaler, loss_fn, device: torch.device, dtype: torch.dtype | None,
+                  config: TrainConfig, frozen=(), where: str = "this step") -> torch.Tensor:
+    """One training step on a batch already on ``device``: ``forward_loss``, ``backward``, ``optimizer_step``
+    with ``config.aux_weight`` and ``config.grad_clip``. Returns the loss (a scalar tensor)."""
+    loss = forward_loss(model, images, masks, loss_fn, device, dtype, config.aux_weight)
+    backward(loss, optimizer, scaler, where)
+    optimizer_step(model, optimizer, scaler, config.grad_clip, frozen)
+    return loss
+
+
+# --- one epoch -------------------------------------------------------------------------
 def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device, dtype, config, epoch,
                     frozen=()) -> dict:
-    """One pass over ``loader``; returns mean loss, images/s and the last learning rate.
-
-    A model that returns several logits in training (main head first, then auxiliary heads, as
-    BiSeNetV2 does) is trained on main loss + ``config.aux_weight`` x each auxiliary loss. The ``frozen``
-    parameters get no step (their gradients are dropped before it)."""
+    """One pass over ``loader``, a ``training_step`` and a scheduler step per batch; returns mean loss,
+    images/s and the last learning rate. The ``frozen`` parameters get no step."""
     num_classes = getattr(model, "module", model).num_classes  # unwrap DistributedDataParallel
     model.train()
     total_loss, images_seen, start = 0.0, 0, time.perf_counter()
@@ -111,33 +167,14 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, loss_fn, device
             raise ValueError(f"labels hold class {int(labelled.max())} but the model has {num_classes} classes "
                              "(wrong target taxonomy or checkpoint?)")
         images, masks = to_device(images, masks, device, config.channels_last)
-        with autocast(device, dtype):
-            outputs = model(images)
-            logits, aux = (outputs[0], outputs[1:]) if isinstance(outputs, tuple) else (outputs, ())
-            loss = loss_fn(logits.float(), masks)
-            for extra in aux:
-                loss = loss + config.aux_weight * loss_fn(extra.float(), masks)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"the loss became {loss.item()} at epoch {epoch}, step {step}: training stopped. "
-                "Lower the learning rate, check the labels (classes >= num_classes?) or the inputs; "
-                "the last good state is in last.pt")
-        optimizer.zero_grad(set_to_none=True)  # pragma: no mutate (every parameter gets a gradient every step: zeros = None)
-        scaler.scale(loss).backward()
-        for p in frozen:
-            p.grad = None
-        if config.grad_clip:
-            scaler.unscale_(optimizer)  # pragma: no mutate (a no-op off CUDA; the CUDA-only test runs it)
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
+        loss = training_step(model, images, masks, optimizer, scaler, loss_fn, device, dtype, config, frozen,
+                             where=f"epoch {epoch}, step {step}")
         scheduler.step()
         total_loss += loss.item() * images.shape[0]
         images_seen += images.shape[0]
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{images_seen / (time.perf_counter() - start):.1f}",
-                            refresh=False,  # pragma: no mutate (when the bar redraws: looks only)
-                            )
+                            refresh=False)  # tqdm redraws at its own pace
     seconds = time.perf_counter() - start
     total_loss, images_seen = distributed.all_sum(torch.tensor([total_loss, float(images_seen)])).tolist()
     return {"train_loss": total_loss / max(images_seen, 1), "images_per_s": images_seen / seconds,
@@ -164,18 +201,16 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
     device = resolve_device(config.device)
     dtype = autocast_dtype(device, config.amp)
     num_classes = model.num_classes
-    model.to(device)  # pragma: no mutate (CPU-equivalent; the CUDA-only test moves a CPU model)
+    model.to(device)
     if config.channels_last:
-        model.to(memory_format=torch.channels_last)  # pragma: no mutate (a memory layout: same numbers)
+        model.to(memory_format=torch.channels_last)
 
     fresh = set(getattr(model, "fresh_parameters", ()))  # what load_weights re-initialised: the new classifier
     net = distributed.wrap(model, device)  # DistributedDataParallel under torchrun, else the model
     main = distributed.is_main()  # only rank 0 prints and writes files
     weight = None
     if config.class_weights:
-        weight = torch.tensor(config.class_weights, dtype=torch.float32,
-                              device=device,  # pragma: no mutate (CPU-equivalent)
-                              )
+        weight = torch.tensor(config.class_weights, dtype=torch.float32, device=device)
     loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE_INDEX)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = len(train_loader) if config.max_steps is None else min(len(train_loader), config.max_steps)
@@ -191,7 +226,7 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if state["scaler"]:  # empty when the run was on CPU: nothing to restore
-            scaler.load_state_dict(state["scaler"])  # pragma: no mutate (CUDA only)
+            scaler.load_state_dict(state["scaler"])
         history, start_epoch = state["history"], state["epoch"] + 1
         best = max((_or_minus_inf(h["val_miou"]) for h in history), default=-1.0)
         if main:
@@ -226,9 +261,7 @@ def fit(model: nn.Module, train_loader, val_loader, config: TrainConfig | None =
             if _or_minus_inf(val["miou"]) > best:
                 best = val["miou"]
                 save_checkpoint(out / "best.pt", model, **common)
-            save_checkpoint(out / "last.pt", model, optimizer=optimizer, scheduler=scheduler, **common,
-                            scaler=scaler,  # pragma: no mutate (the scaler has state on CUDA only)
-                            )
+            save_checkpoint(out / "last.pt", model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, **common)
         distributed.barrier()  # the other ranks wait until the checkpoints are on disk
         if on_epoch is not None:  # e.g. a hyperparameter search that may stop a hopeless run (it raises)
             on_epoch(epoch, row)

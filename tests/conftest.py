@@ -1,6 +1,6 @@
 """Fixtures: tiny datasets in the real layouts, drawn from the documented palettes; builders of folders of your
-own data; and helpers the tests share (a model that records how it is called, the message of an expected error,
-tensor equality)."""
+own data; the fake models the tests share (each small enough that a test can work out its output by hand); and
+helpers (the message of an expected error, tensor equality)."""
 from __future__ import annotations
 
 import cv2
@@ -76,23 +76,139 @@ def dronedeploy_root(tmp_path):
     return root
 
 
+# --- fake models: tiny networks whose every output a test can work out -----------------------------------
 class RecordingModel(torch.nn.Module):
     """A 3x3 convolution that records, at each forward, its autocast state and whether its input is
-    channels_last; optionally also returns an auxiliary head in training (as BiSeNetV2 does)."""
+    channels_last (``calls``) and whether its weight is (``weights_channels_last``); optionally also returns an
+    auxiliary head in training (as BiSeNetV2 does)."""
 
     def __init__(self, num_classes=3, aux=False):
         super().__init__()
         self.num_classes = num_classes
         self.head = torch.nn.Conv2d(3, num_classes, 3, padding=1)  # 3x3: its weight has a memory layout to check
         self.aux_head = torch.nn.Conv2d(3, num_classes, 3, padding=1) if aux else None
-        self.calls = []
+        self.calls, self.weights_channels_last = [], []
 
     def forward(self, x):
         self.calls.append({"autocast": torch.is_autocast_enabled("cpu"), "dtype": torch.get_autocast_dtype("cpu"),
                            "channels_last": x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1})
+        self.weights_channels_last.append(self.head.weight.is_contiguous(memory_format=torch.channels_last))
         if self.aux_head is not None and self.training:
             return self.head(x), self.aux_head(x)
         return self.head(x)
+
+
+class DropoutModel(RecordingModel):
+    """RecordingModel with dropout on its logits: training draws from torch's global generator."""
+
+    def forward(self, x):
+        return torch.nn.functional.dropout(super().forward(x), 0.5, self.training)
+
+
+class ConstantModel(torch.nn.Module):
+    """Predicts ``cls`` everywhere: its scores are known without running anything."""
+
+    def __init__(self, cls: int, num_classes: int = 4):
+        super().__init__()
+        self.cls, self.num_classes = cls, num_classes
+        self.bias = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        logits = torch.zeros(x.shape[0], self.num_classes, *x.shape[2:]) + self.bias
+        logits[:, self.cls] = 1.0
+        return logits
+
+
+class FakeSession:
+    """Stands in for an onnxruntime session: ``run(None, {"image": array})`` -> [logits of ``model``]."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def run(self, outputs, feeds):
+        with torch.no_grad():
+            return [self.model(torch.from_numpy(feeds["image"])).numpy()]
+
+
+class PixelModel(torch.nn.Module):
+    """A 1x1-conv 'network': no context, so tiled and whole-image predictions must agree exactly."""
+
+    num_classes = 4
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class ContextModel(torch.nn.Module):
+    """A 9x9 convolution with zero padding: each output depends on its neighbours and on where the tile's border
+    is, so two overlapping tiles predict their shared pixels differently (unlike ``PixelModel``)."""
+
+    num_classes = 4
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 4, 9, padding=4)
+
+    def forward(self, x):
+        return self.conv(x) * 3  # sharper softmax: tiles that disagree disagree visibly
+
+
+class SafeAbove(torch.nn.Module):
+    """Safe where the image is bright, Danger where it is dark: sites are known in advance."""
+
+    num_classes = 4
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(8.0))
+
+    def forward(self, x):
+        bright = x.mean(1, keepdim=True) * self.scale
+        zero = torch.zeros_like(bright)
+        return torch.cat([zero, bright, zero, -bright], 1)
+
+
+class SafeFromRedChannel(torch.nn.Module):
+    """Landing logits read off the image: P(Safe) = sigmoid(red), the rest goes to Danger."""
+
+    num_classes = 4
+
+    def __init__(self):
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x):
+        red = x[:, :1] * self.gain
+        low = torch.full_like(red, -30.0)
+        return torch.cat([low, red, low, torch.zeros_like(red)], 1)
+
+
+# --- the Training Guide's state-dict layout (UltraFastBiSeNet's published weights) ---------------------------
+ORIGIN_CONVS = {"backbone": [(3, 32), (32, 64), (64, 128), (128, 128)], "decoder": [(128, 64), (64, 32)]}
+
+
+def origin_state_dict(num_classes: int, seed: int = 0) -> dict:
+    """A state dict in the guide's layout (flat Sequentials, ReLUs counted), random values."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for block, convs in ORIGIN_CONVS.items():
+        for k, (c_in, c_out) in enumerate(convs):
+            conv, bn = 3 * k, 3 * k + 1
+            state[f"{block}.{conv}.weight"] = torch.randn(c_out, c_in, 3, 3, generator=g) * 0.1
+            state[f"{block}.{bn}.weight"] = torch.rand(c_out, generator=g) + 0.5
+            state[f"{block}.{bn}.bias"] = torch.randn(c_out, generator=g) * 0.1
+            state[f"{block}.{bn}.running_mean"] = torch.randn(c_out, generator=g) * 0.1
+            state[f"{block}.{bn}.running_var"] = torch.rand(c_out, generator=g) + 0.5
+            state[f"{block}.{bn}.num_batches_tracked"] = torch.tensor(7)
+    state["classifier.weight"] = torch.randn(num_classes, 32, 1, 1, generator=g) * 0.1
+    state["classifier.bias"] = torch.randn(num_classes, generator=g)
+    return state
 
 
 def error_message(call, kind=Exception) -> str:

@@ -169,3 +169,12 @@ def test_a_colour_value_of_256_is_refused_by_a_taxonomy():
     with pytest.raises(ValueError, match=r"^mine: the colour of a, \(256, 0, 0\), is not three values 0-255$"):
         classes.Taxonomy("mine", ("a",), ((256, 0, 0),))
     assert classes.Taxonomy("mine", ("a",), ((255, 0, 0),)).palette()[0].tolist() == [255, 0, 0]
+
+
+def test_class_files_from_spreadsheets_and_plain_json_lists_read_the_same(tmp_path):
+    (tmp_path / "excel.csv").write_bytes("\ufeffname,r,g,b,landing\nroad,1,2,3,Safe\n".encode("utf-8"))  # with a BOM
+    (tmp_path / "list.json").write_text('[{"name": "road", "r": 1, "g": 2, "b": 3, "landing": "Safe"}]')
+    a, b = classes.read_class_file(tmp_path / "excel.csv"), classes.read_class_file(tmp_path / "list.json")
+    assert a.taxonomy.names == b.taxonomy.names == ("road",) and a.taxonomy.colors == b.taxonomy.colors == ((1, 2, 3),)
+    with pytest.raises(FileNotFoundError, match="class file not found: .*none.csv"):
+        classes.read_class_file(tmp_path / "none.csv")

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from landinglib import synthetic, train
+from landinglib import devices, synthetic
 from landinglib.__main__ import main
 from landinglib.model import build_model, save_checkpoint
 
@@ -70,7 +70,7 @@ def test_train_command_reports_bad_arguments(tmp_path, capsys, args, message):
 
 def test_train_command_refuses_cuda_without_a_gpu(tmp_path, capsys):
     if torch.cuda.is_available():
-        assert train.resolve_device("cuda").type == "cuda"
+        assert devices.resolve_device("cuda").type == "cuda"
         return
     assert main(["train", "--fast", "--out", str(tmp_path / "x"), "--device", "cuda"]) == 2
     assert "no CUDA GPU" in capsys.readouterr().err

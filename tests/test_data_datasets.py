@@ -282,3 +282,17 @@ def test_a_path_on_another_drive_is_shown_in_full(monkeypatch):
         raise ValueError("path is on mount 'D:', start on mount 'C:'")
     monkeypatch.setattr(data.datasets.os.path, "relpath", other_drive)
     assert data._shown(Path("/data/frames")) == str(Path("/data/frames"))
+
+
+def test_a_scene_smaller_than_a_chip_is_padded_with_ignore_not_a_class(tmp_path):
+    root = tmp_path / "dd"
+    for sub in ("images", "labels"):
+        (root / sub).mkdir(parents=True)
+    cv2.imwrite(str(root / "images" / "small-ortho.tif"), np.full((100, 150, 3), 90, np.uint8))
+    label = np.zeros((100, 150, 3), np.uint8)
+    label[:] = (255, 255, 255)  # DroneDeploy GROUND (white), train class 4
+    cv2.imwrite(str(root / "labels" / "small-label.png"), label)
+    (root / "index.csv").write_text("index scene split\n0 small train\n")
+    image, mask = data.DroneDeployDataset(root, "train", chip_size=128)[0]
+    assert image.shape == (128, 128, 3) and mask.shape == (128, 128)
+    assert (mask[:100, :150] == 4).all() and (mask[100:] == IGNORE_INDEX).all() and (mask[:, 150:] == IGNORE_INDEX).all()

@@ -280,3 +280,33 @@ def test_folder_dataset_limit_cache_folder_and_repr(tmp_path):
                              f"images={data._shown(root / 'images')!r})")
     assert "6 images," in repr(data.FolderDataset(root / "images", root / "labels", root / "classes.csv",
                                                   split_file=split_file))
+
+
+def test_the_dataset_moves_image_and_mask_with_the_same_random_draw(tmp_path):
+    """Through ``Dataset.__getitem__`` (not the transform alone): image pixels encode their class."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    levels = np.array([40, 90, 140, 190], np.uint8)  # headroom: brightness never clips two classes to one value
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        mask = np.kron(rng.integers(0, 4, (6, 8)), np.ones((20, 20), np.int64)).astype(np.uint8)
+        cv2.imwrite(str(tmp_path / "images" / f"{i}.png"), np.repeat(levels[mask][..., None], 3, 2))
+        Image.fromarray(mask, "L").save(tmp_path / "labels" / f"{i}.png")
+    (tmp_path / "c.csv").write_text("name,r,g,b\na,0,0,0\nb,1,1,1\nc,2,2,2\nd,3,3,3\n")
+    (tmp_path / "split.txt").write_text("".join(f"{i} train\n" for i in range(4)))
+    transform = data.train_transform(128, crop=64)  # random crop, flips, 90-degree turns, brightness
+    ds = data.FolderDataset(tmp_path / "images", tmp_path / "labels", tmp_path / "c.csv", "train", transform,
+                            split_file=tmp_path / "split.txt", cache_dir=tmp_path / "cache")
+    transform.set_random_seed(5)
+    agree = []
+    for _ in range(4):
+        for k in range(len(ds)):
+            image, mask = ds[k]
+            grey = data.denormalize(image)[..., 0].astype(int)
+            m = mask.numpy()
+            for a, b in zip(range(4), range(1, 4)):  # brightness keeps the order of the class levels
+                core_a = cv2.erode((m == a).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # away from blur
+                core_b = cv2.erode((m == b).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+                if core_a.any() and core_b.any():
+                    agree.append(grey[core_a].max() < grey[core_b].min())
+    assert len(agree) > 10 and all(agree)

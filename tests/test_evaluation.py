@@ -6,9 +6,9 @@ import torch
 
 from landinglib import classes, data, evaluation, metrics
 from landinglib.__main__ import main
-from landinglib.model import RemapClasses, build_model, save_checkpoint
+from landinglib.model import build_model, save_checkpoint
 
-from .conftest import RecordingModel
+from .conftest import ConstantModel, FakeSession, RecordingModel
 
 
 def test_evaluate_reports_everything_and_times_inference(udd6_root):
@@ -24,29 +24,12 @@ def test_evaluate_reports_everything_and_times_inference(udd6_root):
     assert html.count("<tr>") == 3 and "<th" in html and "Safe" in html
 
 
-class _Constant(torch.nn.Module):
-    """Predicts ``cls`` everywhere: its scores are known without running anything."""
-
-    def __init__(self, cls: int, num_classes: int = 4):
-        super().__init__()
-        self.cls, self.num_classes = cls, num_classes
-        self.bias = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        logits = torch.zeros(x.shape[0], self.num_classes, *x.shape[2:]) + self.bias
-        logits[:, self.cls] = 1.0
-        return logits
-
-
-class _Session:
-    """Stands in for an onnxruntime session: ``run(None, {"image": array})`` -> [logits]."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def run(self, outputs, feeds):
-        with torch.no_grad():
-            return [self.model(torch.from_numpy(feeds["image"])).numpy()]
+def test_evaluate_reports_loss_and_miou(udd6_root):
+    loaders = data.make_loaders("udd6", udd6_root, size=32, batch_size=2, num_workers=0)
+    result = evaluation.evaluate(build_model("ultra-fast", 4), loaders.val, 4,
+                                 loss_fn=torch.nn.CrossEntropyLoss(ignore_index=255))
+    assert result["loss"] > 0 and 0 <= result["miou"] <= 1 and len(result["iou"]) == 4
+    assert sum(map(sum, result["confusion"])) == result["pixels"] > 0
 
 
 def _loader(masks):
@@ -57,9 +40,9 @@ def _loader(masks):
 def test_evaluate_scores_torch_models_and_sessions_alike_per_image_and_against_a_reference():
     safe, mixed, ignored = torch.full((4, 4), 1), torch.tensor([[1, 2] * 2] * 4), torch.full((4, 4), 255)
     loader = _loader([safe, mixed, ignored])  # batches of 2 and 1
-    model = _Constant(1)
-    for predictor in (model, _Session(model)):
-        r = evaluation.evaluate(predictor, loader, 4, per_image=True, reference=_Constant(2))
+    model = ConstantModel(1)
+    for predictor in (model, FakeSession(model)):
+        r = evaluation.evaluate(predictor, loader, 4, per_image=True, reference=ConstantModel(2))
         assert r["confusion"][1][1] == 24 and r["confusion"][2][1] == 8 and r["pixels"] == 32  # 255 never counted
         assert r["miou"] == pytest.approx((24 / 32 + 0) / 2)  # Safe 24/32, Caution 0/8
         assert [s["index"] for s in r["per_image"]] == [0, 1, 2]
@@ -74,7 +57,7 @@ def test_evaluate_refuses_what_it_cannot_run():
     with pytest.raises(TypeError, match="onnxruntime session"):
         evaluation.evaluate(object(), _loader([torch.zeros(4, 4, dtype=torch.long)]), 4)
     with pytest.raises(ValueError, match="num_classes"):
-        evaluation.evaluate(_Session(_Constant(0)), _loader([torch.zeros(4, 4, dtype=torch.long)]))
+        evaluation.evaluate(FakeSession(ConstantModel(0)), _loader([torch.zeros(4, 4, dtype=torch.long)]))
 
 
 def test_per_image_scores_cover_every_item(udd6_root):
@@ -82,19 +65,6 @@ def test_per_image_scores_cover_every_item(udd6_root):
     loader = torch.utils.data.DataLoader(ds, batch_size=3)
     scores = evaluation.evaluate(build_model("ultra-fast", 4), loader, per_image=True)["per_image"]
     assert [s["index"] for s in scores] == list(range(len(ds))) and all(0 <= s["miou"] <= 1 for s in scores)
-
-
-def test_remap_classes_sums_probabilities_into_the_target_classes():
-    model = build_model("ultra-fast", 6).eval()
-    remapped = RemapClasses(model, classes.DRONEDEPLOY_TO_LANDING).eval()
-    x = torch.randn(1, 3, 32, 32)
-    with torch.no_grad():
-        p6, p4 = model(x).softmax(1), remapped(x).softmax(1)
-    lut = classes.DRONEDEPLOY_TO_LANDING
-    for target in range(4):
-        expected = p6[:, [i for i in range(6) if lut[i] == target]].sum(1)
-        torch.testing.assert_close(p4[:, target], expected, atol=1e-5, rtol=1e-4)
-    assert remapped.num_classes == 4
 
 
 def _landing_checkpoint(tmp_path, n=4):

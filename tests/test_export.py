@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from landinglib import classes, data, export, train
+from landinglib import classes, data, evaluation, export, train
 from landinglib.__main__ import main
 from landinglib.model import build_model, save_checkpoint
 
@@ -39,9 +39,9 @@ def test_int8_is_smaller_and_agrees_with_fp32(trained):
     model, loaders, tmp, q = trained
     assert q["int8_bytes"] * 3 < q["fp32_bytes"] and q["per_channel"] is False
     fp32, int8 = export.onnx_session(q["fp32_path"]), export.onnx_session(q["int8_path"])
-    acc = export.onnx_accuracy(int8, loaders.test, 4, reference=fp32)
+    acc = evaluation.evaluate(int8, loaders.test, 4, reference=fp32)  # the one scoring loop takes sessions too
     assert acc["argmax_agreement"] > 0.95  # stated threshold for a trained model
-    assert abs(acc["miou"] - export.onnx_accuracy(fp32, loaders.test, 4)["miou"]) < 0.05
+    assert abs(acc["miou"] - evaluation.evaluate(fp32, loaders.test, 4)["miou"]) < 0.05
 
 
 def test_int8_weights_leave_headroom_for_cpus_without_vnni(trained):
@@ -93,6 +93,12 @@ def test_every_shipped_architecture_quantizes_and_leaves_no_files_behind(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.int8.onnx", "m.onnx", "work"]
 
 
+def test_onnx_export_of_the_other_architectures(tmp_path):
+    for name in ("fast", "accurate"):
+        report = export.to_onnx(build_model(name, 4).eval(), tmp_path / f"{name}.onnx", size=128)
+        assert report["max_abs_diff"] < export.TOLERANCE
+
+
 def test_dynamic_quantization_leaves_conv2d_untouched():
     """Why the course does not use quantize_dynamic: it has nothing to do for convolutions."""
     import warnings
@@ -128,3 +134,20 @@ def test_export_prints_no_third_party_noise(tmp_path, capfd):
     export.to_onnx(build_model("ultra-fast", 4), tmp_path / "m.onnx", size=64, check=False)
     out, err = capfd.readouterr()
     assert "torchvision" not in out + err and "Skipping" not in out + err
+
+
+def test_int8_calibration_sets_its_ranges_from_the_images_it_is_given(tmp_path):
+    """MinMax calibration on images of one constant value gives the input a tiny quantization step;
+    calibration on anything else (random noise, say) would not."""
+    model = build_model("ultra-fast", 4).eval()
+    export.to_onnx(model, tmp_path / "m.onnx", size=64, check=False)
+    constant = [(torch.full((2, 3, 64, 64), 0.5), torch.zeros(2, 64, 64, dtype=torch.long))]
+    export.quantize_int8(tmp_path / "m.onnx", constant, tmp_path / "m.int8.onnx", max_images=2)
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(tmp_path / "m.int8.onnx").graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    node = next(n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "image")
+    scale = float(inits[node.input[1]])
+    assert scale == pytest.approx(0.5 / 255, rel=0.05)  # range [0, 0.5] over 255 steps

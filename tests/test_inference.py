@@ -2,25 +2,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from landinglib import inference
 
-from .conftest import error_message
-
-
-class PixelModel(nn.Module):
-    """A 1x1-conv 'network': no context, so tiled and whole-image predictions must agree exactly."""
-
-    num_classes = 4
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = nn.Conv2d(3, 4, 1)
-
-    def forward(self, x):
-        return self.conv(x)
+from .conftest import ContextModel, PixelModel, error_message
 
 
 def _image(h=150, w=230, seed=0):
@@ -243,21 +228,6 @@ def test_full_mask_works_in_strips_of_128_rows_unless_told_otherwise(monkeypatch
 
 
 # --- issue 28: tiles are blended by their windows, and every pixel is predicted ------------------------
-class ContextModel(nn.Module):
-    """A 9x9 convolution with zero padding: each output depends on its neighbours and on where the tile's border
-    is, so two overlapping tiles predict their shared pixels differently (unlike ``PixelModel``)."""
-
-    num_classes = 4
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = nn.Conv2d(3, 4, 9, padding=4)
-
-    def forward(self, x):
-        return self.conv(x) * 3  # sharper softmax: tiles that disagree disagree visibly
-
-
 def test_overlapping_tiles_are_blended_as_the_window_weighted_mean_of_their_predictions():
     """Two 96-px tiles side by side overlap by 32 columns: there each pixel is the mean of both tiles' probabilities
     weighted by their blending windows; elsewhere it is the one tile that covers it."""

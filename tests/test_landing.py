@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from landinglib.landing import DANGER, SAFE, explain_no_site, find_landing_sites, footprint_radius_px
+from landinglib.classes import IGNORE_INDEX
+from landinglib.landing import DANGER, SAFE, explain_no_site, find_landing_sites, footprint_radius_px, sites_and_reason
 
 # gsd 0.1 m/px, drone radius 0.5 m + margin 0.5 m -> the footprint needs 10 px of clearance
 KW = dict(gsd_m=0.1, drone_radius_m=0.5, margin_m=0.5)
@@ -386,3 +387,17 @@ def test_a_danger_too_far_away_to_matter_scores_exactly_like_no_danger_in_view()
     without, = find_landing_sites(no_danger, **kw)
     assert with_car.danger_distance_px == 58 and np.isinf(without.danger_distance_px)
     assert with_car.center == without.center and with_car.score == without.score
+
+
+def test_ignored_pixels_are_never_part_of_a_landing_site():
+    mask = np.full((120, 120), SAFE, np.uint8)
+    mask[30:90, 30:90] = IGNORE_INDEX  # unlabelled / no-data in the middle of a Safe field
+    need = 10  # gsd 0.1 m/px, drone 0.5 m + margin 0.5 m
+    sites = find_landing_sites(mask, gsd_m=0.1, drone_radius_m=0.5, margin_m=0.5)
+    assert sites, "the Safe frame around the hole is wide enough for sites"
+    yy, xx = np.mgrid[0:120, 0:120]
+    for s in sites:
+        footprint = (xx - s.center[0]) ** 2 + (yy - s.center[1]) ** 2 <= need**2
+        assert not (mask[footprint] == IGNORE_INDEX).any(), f"site at {s.center} covers ignored pixels"
+    only_ignored = np.full((80, 80), IGNORE_INDEX, np.uint8)
+    assert sites_and_reason(only_ignored, gsd_m=0.1, drone_radius_m=0.5)[0] == []

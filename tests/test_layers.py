@@ -9,11 +9,9 @@ PACKAGE = Path(landinglib.__file__).parent
 
 
 def _imports(path: Path, package: str) -> set[str]:
-    """Names of landinglib modules that ``path`` imports, anywhere in the file except a module-level
-    ``__getattr__`` (PEP 562): that only keeps an old name working, as ``viz.mask_browser`` does."""
+    """Names of landinglib modules that ``path`` imports, anywhere in the file (inside functions too)."""
     found = set()
     tree = ast.parse(path.read_text())
-    tree.body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name == "__getattr__")]
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level:
             base = package.split(".")[: len(package.split(".")) - node.level + 1]
@@ -75,7 +73,7 @@ def test_the_mask_browser_and_the_networks_live_in_their_own_modules():
     assert {"landinglib.models", "landinglib.checkpoint"} <= graph["landinglib.model"]
     from landinglib import browser, viz
 
-    assert viz.mask_browser is browser.mask_browser  # the old name still works
+    assert browser.mask_browser and not hasattr(viz, "mask_browser")  # one home, no second name
 
 
 def test_metrics_is_arithmetic_only():

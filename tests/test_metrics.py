@@ -106,3 +106,27 @@ def test_the_same_counts_score_alike_whatever_number_type_holds_them():
 def test_the_matrix_is_kept_on_the_device_it_is_given():
     assert ConfusionMatrix(3, device="meta").matrix.device.type == "meta"  # e.g. the model's GPU
     assert ConfusionMatrix(3).matrix.device.type == "cpu"
+
+
+def test_confusion_counts_stay_exact_beyond_float32_precision():
+    cm = ConfusionMatrix(2)
+    big = torch.zeros(1, 4097, 4097, dtype=torch.long)  # 16,785,409 pixels: float32 counts in steps of 2 here
+    cm.update(big, big)
+    cm.update(torch.zeros(1, 1, 1, dtype=torch.long), torch.zeros(1, 1, 1, dtype=torch.long))
+    assert int(cm.matrix[0, 0]) == 4097 * 4097 + 1 and cm.matrix.dtype == torch.int64
+
+
+def test_scores_of_absent_classes_raise_no_numpy_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0/0 for a class that is nowhere must not warn
+        s = scores(np.array([[5, 0, 0], [1, 3, 0], [0, 0, 0]]))
+    assert s["iou"][2] != s["iou"][2] and s["miou"] == pytest.approx((5 / 6 + 3 / 4) / 2)
+
+
+def test_comparison_table_has_a_time_column_only_when_times_were_measured():
+    timed = {"miou": 0.5, "pixel_accuracy": 0.8, "iou": [0.5, float("nan")], "seconds_per_image": 0.0123}
+    untimed = {"miou": 0.4, "pixel_accuracy": 0.7, "iou": [0.4, 0.4]}
+    table = metrics.compare({"net": timed, "baseline": untimed}, ["a", "b"])
+    assert table.header == ["model", "mIoU", "pix acc", "a", "b", "ms/img"]
+    assert table.rows[0] == ["net", "0.500", "0.800", "0.500", "-", "12.3"] and table.rows[1][-1] == ""
+    assert metrics.compare({"baseline": untimed}, ["a", "b"]).header == ["model", "mIoU", "pix acc", "a", "b"]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from landinglib import classes, data, pipeline, stages, train
+from landinglib import classes, data, devices, pipeline, stages, train
 from landinglib.model import build_model, load_checkpoint
 
 from .conftest import DD_BGR
@@ -60,7 +60,7 @@ def test_a_run_resolves_its_device_and_finds_its_stage_0_once(tmp_path, monkeypa
     monkeypatch.setattr(pipeline, "fit", fit)
     with pytest.raises(Stop) as stopped:
         pipeline.run(_fast(tmp_path, device="auto"))
-    assert stopped.value.args[0].device == str(train.resolve_device("auto"))
+    assert stopped.value.args[0].device == str(devices.resolve_device("auto"))
     assert calls == {"resolve_device": 1, "stage0_source": 1}
 
 

@@ -16,20 +16,7 @@ from landinglib import inference, predict_folder
 from landinglib.__main__ import main
 from landinglib.model import build_model, save_checkpoint
 
-
-class SafeAbove(nn.Module):
-    """Safe where the image is bright, Danger where it is dark: sites are known in advance."""
-
-    num_classes = 4
-
-    def __init__(self):
-        super().__init__()
-        self.scale = nn.Parameter(torch.tensor(8.0))
-
-    def forward(self, x):
-        bright = x.mean(1, keepdim=True) * self.scale
-        zero = torch.zeros_like(bright)
-        return torch.cat([zero, bright, zero, -bright], 1)
+from .conftest import SafeAbove
 
 
 def _photo(h, w, seed=0):

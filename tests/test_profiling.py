@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from landinglib import profiling
+from landinglib import profiling, train
 from landinglib.model import UltraFastBiSeNet
 
 
@@ -23,6 +23,21 @@ def test_train_step_profile_covers_every_phase_and_every_convolution():
     assert {row["kind"] for row in report["kinds"]} == kinds
     shares = [row["share"] for row in report["operators"]]
     assert shares == sorted(shares, reverse=True) and sum(shares) == pytest.approx(1.0)
+
+
+def test_the_profiled_step_is_the_training_step_fit_takes_phase_by_phase(monkeypatch):
+    """forward + loss, backward, optimizer: train.training_step's three parts, in its order, with the training
+    defaults (auxiliary-head weight, gradient clipping); two warm-up steps, the timed ones, then the profiled ones
+    (one more: the profiler's warm-up)."""
+    calls = []
+    for name in ("forward_loss", "backward", "optimizer_step"):
+        real = getattr(train, name)
+        monkeypatch.setattr(train, name, lambda *a, _real=real, _name=name: (calls.append((_name, a)), _real(*a))[1])
+    profiling.profile_train_step(UltraFastBiSeNet(4), batch_size=1, size=32, steps=2)
+    assert [name for name, _ in calls] == ["forward_loss", "backward", "optimizer_step"] * (2 + 2 + 3)
+    defaults = train.TrainConfig()
+    assert all(a[-1] == defaults.aux_weight for name, a in calls if name == "forward_loss")
+    assert all(a[-1] == defaults.grad_clip for name, a in calls if name == "optimizer_step")
 
 
 def test_every_convolution_is_counted_once_even_when_layers_share_shapes():

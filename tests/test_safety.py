@@ -4,14 +4,13 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from landinglib import classes, evaluation, pipeline, predict_folder, safety
 from landinglib.__main__ import main
 from landinglib.model import build_model, load_checkpoint, load_model, save_checkpoint
 from landinglib.safety import BACKGROUND, CAUTION, DANGER, SAFE, SafeCurve, landing_figures, landing_mask
 
-from .conftest import error_message
+from .conftest import SafeFromRedChannel, error_message
 
 
 def _probs(*columns):
@@ -134,21 +133,6 @@ def test_a_site_is_on_safe_ground_only_when_its_whole_footprint_is():
     assert not safety.site_on_safe_ground(truth, (25, 20), 5)  # the disk reaches x = 30
     assert safety.site_on_safe_ground(truth, (10, 2), 4)  # the ignored rows are not counted against it
     assert not safety.site_on_safe_ground(np.full((9, 9), 255, np.uint8), (4, 4), 2)  # nothing to check it on
-
-
-class SafeFromRedChannel(nn.Module):
-    """Landing logits read off the image: P(Safe) = sigmoid(red), the rest goes to Danger."""
-
-    num_classes = 4
-
-    def __init__(self):
-        super().__init__()
-        self.gain = nn.Parameter(torch.tensor(1.0))
-
-    def forward(self, x):
-        red = x[:, :1] * self.gain
-        low = torch.full_like(red, -30.0)
-        return torch.cat([low, red, low, torch.zeros_like(red)], 1)
 
 
 def _frames(p_safe_of_danger, p_safe_of_safe=0.99, n=2, size=(24, 24)):

@@ -229,3 +229,22 @@ def test_swatch_shows_each_material_at_its_physical_scale():
     assert lawn[1] > lawn[0] and lawn[1] > lawn[2]  # green
     with pytest.raises(ValueError, match="unknown surface kind"):
         synthetic.swatch("lava")
+
+
+def test_the_generator_writes_each_label_on_its_own_pixels():
+    """Image edges lie exactly on label boundaries: a label one pixel off would not."""
+    def edge_score(image, sem, dy, dx):
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        grad = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+        s = np.roll(sem, (dy, dx), (0, 1))
+        edge = np.zeros(s.shape, bool)  # both pixels beside every boundary: symmetric, so no shift is favoured
+        for axis in (0, 1):
+            step = s != np.roll(s, 1, axis)
+            edge |= step | np.roll(step, -1, axis)
+        edge[:4], edge[-4:], edge[:, :4], edge[:, -4:] = False, False, False, False
+        return grad[edge].mean()
+
+    for seed in range(3):
+        scene = synthetic.render_scene("dronedeploy", (9, seed), (256, 256))
+        scores = {(dy, dx): edge_score(scene.image, scene.semantic, dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
+        assert max(scores, key=scores.get) == (0, 0), scores

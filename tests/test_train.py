@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from landinglib import data, train
+from landinglib import data, devices, evaluation, train
+from landinglib.classes import IGNORE_INDEX
 from landinglib.model import build_model, load_checkpoint, save_checkpoint
 from landinglib.runtime import set_seed
 from landinglib.train import TrainConfig
 
-from .conftest import RecordingModel
+from .conftest import DropoutModel, RecordingModel
 
 
 def _tiny_loaders(udd6_root, batch_size=2):
@@ -88,25 +89,6 @@ def test_nan_loss_stops_with_a_clear_message():
         train.fit(build_model("ultra-fast", 2), batch, batch, TrainConfig(epochs=1, progress=False, device="cpu"))
 
 
-def test_amp_is_fp16_with_a_scaler_only_on_cuda():
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert train.autocast_dtype(cpu, "auto") is None
-    assert train.autocast_dtype(cuda, "auto") is torch.float16
-    assert train.autocast_dtype(cpu, "bf16") is torch.bfloat16
-    assert train.scaler_enabled(cuda, torch.float16) and not train.scaler_enabled(cpu, None)
-    assert not train.scaler_enabled(cuda, torch.bfloat16)
-    assert not train.make_scaler(cpu, None).is_enabled()
-    with pytest.raises(ValueError, match="fp16 autocast needs CUDA"):
-        train.autocast_dtype(cpu, "fp16")
-    with pytest.raises(ValueError, match="amp must be one of"):
-        train.autocast_dtype(cpu, "fp8")
-    if torch.cuda.is_available():  # on a GPU machine, the real thing
-        assert train.make_scaler(cuda, torch.float16).is_enabled()
-    else:
-        with pytest.raises(RuntimeError, match="no CUDA GPU"):
-            train.resolve_device("cuda")
-
-
 def test_bf16_autocast_path_runs_on_cpu():
     batch = [(torch.randn(2, 3, 32, 32), torch.zeros(2, 32, 32, dtype=torch.long))]
     config = TrainConfig(epochs=1, amp="bf16", progress=False, device="cpu")
@@ -145,13 +127,6 @@ def test_warmup_then_cosine_schedule():
     lrs = _learning_rates(total_steps=100, warmup_steps=10, steps=100)
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 0.02
-
-
-def test_evaluate_reports_loss_and_miou(udd6_root):
-    loaders = _tiny_loaders(udd6_root)
-    result = train.evaluate(build_model("ultra-fast", 4), loaders.val, 4, loss_fn=torch.nn.CrossEntropyLoss(ignore_index=255))
-    assert result["loss"] > 0 and 0 <= result["miou"] <= 1 and len(result["iou"]) == 4
-    assert sum(map(sum, result["confusion"])) == result["pixels"] > 0
 
 
 def test_the_progress_bar_does_not_change_the_result(udd6_root, tmp_path, monkeypatch):
@@ -198,7 +173,7 @@ def test_training_loss_is_the_image_weighted_mean_of_the_batches_class_weighted_
     row = history[0]
     assert row["train_loss"] == pytest.approx((2 * per_batch[0] + 3 * per_batch[1]) / 5, rel=1e-5)
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights), ignore_index=255)
-    expected_val = train.evaluate(model, batches, 3, loss_fn=loss_fn)
+    expected_val = evaluation.evaluate(model, batches, 3, loss_fn=loss_fn)
     assert row["val_loss"] == pytest.approx(expected_val["loss"], rel=1e-5)
     assert row["val_miou"] == pytest.approx(expected_val["miou"]) and row["val_iou"] == pytest.approx(expected_val["iou"])
     assert row["val_pixel_accuracy"] == pytest.approx(expected_val["pixel_accuracy"])
@@ -234,13 +209,14 @@ def test_cpu_training_runs_under_the_chosen_autocast_and_channels_last():
         assert training_call["autocast"] is autocast_on, amp
         if autocast_on:
             assert training_call["dtype"] is torch.bfloat16
-        assert training_call["channels_last"]
+        assert training_call["channels_last"] and model.weights_channels_last[0]  # inputs and weights alike
         validation_call = model.calls[-1]  # validation runs under the same autocast and layout
         assert validation_call["autocast"] is autocast_on and validation_call["channels_last"], amp
         assert model.head.weight.is_contiguous(memory_format=torch.channels_last)
     model = RecordingModel()
     train.fit(model, batches, batches, _frozen(epochs=1, channels_last=False))
     assert not model.calls[0]["channels_last"] and not model.calls[-1]["channels_last"]
+    assert not any(model.weights_channels_last)
 
 
 def test_a_one_image_batch_counts_as_one_image():
@@ -360,6 +336,29 @@ def test_the_progress_bar_counts_the_steps_and_shows_loss_and_speed(monkeypatch)
     assert history[0]["train_loss"] > 0
 
 
+def test_the_bar_shows_each_steps_loss_and_speed_without_forcing_a_redraw(monkeypatch):
+    """The postfix is updated at every step, and tqdm redraws at its own pace (here never: its interval is endless),
+    so a fast loop does not spend its time redrawing a notebook widget."""
+    monkeypatch.delenv("LANDINGLIB_FAST", raising=False)
+    monkeypatch.delenv("LANDINGLIB_PROGRESS", raising=False)
+    bars, redraws, postfixes = [], [], []
+    real = train._progress
+
+    def patient_bar(*args):
+        bar = real(*args)
+        bar.mininterval = float("inf")
+        real_refresh, real_set_postfix = bar.refresh, bar.set_postfix
+        bar.refresh = lambda *a, **k: (redraws.append(bar.n), real_refresh(*a, **k))[1]
+        bar.set_postfix = lambda *a, **k: (real_set_postfix(*a, **k), postfixes.append(bar.postfix))[0]
+        bars.append(bar)
+        return bar
+
+    monkeypatch.setattr(train, "_progress", patient_bar)
+    train.fit(RecordingModel(), _batches([2, 2, 2]), _batches([2]), TrainConfig(epochs=1, lr=0.0, device="cpu"))
+    assert len(postfixes) == 3 and all(p.startswith("img_s=") and ", loss=" in p for p in postfixes)
+    assert redraws == []
+
+
 def test_reseeding_makes_an_epochs_batches_a_function_of_seed_and_epoch(udd6_root):
     """Same (seed, epoch): the same shuffled, augmented batches; another seed or epoch: others."""
     def first_batch(seed, epoch):
@@ -394,23 +393,16 @@ def test_a_model_wrapped_as_distributed_data_parallel_trains_with_the_wrapped_mo
         batches, config = _batches([2]), _frozen(epochs=1)
         optimizer = torch.optim.AdamW(model.parameters(), lr=0.0)
         stats = train.train_one_epoch(net, batches, optimizer, train.warmup_cosine(optimizer, 1, 1),
-                                      train.make_scaler(torch.device("cpu"), None),
+                                      devices.make_scaler(torch.device("cpu"), None),
                                       torch.nn.CrossEntropyLoss(ignore_index=255), torch.device("cpu"), None, config, 1)
         assert stats["train_loss"] == pytest.approx(_losses(model, batches)[0], rel=1e-5)
         bad = [(batches[0][0], torch.full((2, 8, 8), 3))]  # class 3 of a 3-class model: the check still applies
         with pytest.raises(ValueError, match="labels hold class 3 but the model has 3 classes"):
             train.train_one_epoch(net, bad, optimizer, train.warmup_cosine(optimizer, 1, 1),
-                                  train.make_scaler(torch.device("cpu"), None),
+                                  devices.make_scaler(torch.device("cpu"), None),
                                   torch.nn.CrossEntropyLoss(ignore_index=255), torch.device("cpu"), None, config, 1)
     finally:
         dist.destroy_process_group()
-
-
-class _DropoutModel(RecordingModel):
-    """RecordingModel with dropout on its logits: training draws from torch's global generator."""
-
-    def forward(self, x):
-        return torch.nn.functional.dropout(super().forward(x), 0.5, self.training)
 
 
 def test_the_run_seed_and_the_epoch_draw_the_models_own_randomness():
@@ -418,7 +410,7 @@ def test_the_run_seed_and_the_epoch_draw_the_models_own_randomness():
 
     def train_losses(seed):
         torch.manual_seed(0)  # the same initial weights every time; lr 0 keeps them
-        return [h["train_loss"] for h in train.fit(_DropoutModel(), batches, batches, _frozen(epochs=2, seed=seed))]
+        return [h["train_loss"] for h in train.fit(DropoutModel(), batches, batches, _frozen(epochs=2, seed=seed))]
     losses = train_losses(0)
     assert train_losses(0) == losses and losses[0] != losses[1]  # reproducible; each epoch its own dropout
     assert train_losses(7)[0] != losses[0]  # another seed, other dropout
@@ -570,3 +562,180 @@ def test_probe_epochs_train_only_the_new_classifier_then_everything(udd6_root):
     changed = trained(probe_epochs=1, epochs=2)
     assert {"classifier.weight", "classifier.bias", "backbone.0.weight"} <= changed and len(changed) > 4
     assert "backbone.0.weight" in trained(probe_epochs=0, epochs=1)
+
+
+# --- what a step does to the loss and the optimizer (issue 15) -------------------------------------------------
+def _one_batch(labelled_class=1):
+    torch.manual_seed(0)
+    images = torch.randn(2, 3, 32, 32)
+    masks = torch.full((2, 32, 32), IGNORE_INDEX, dtype=torch.long)
+    masks[:, 8:16, 8:24] = labelled_class  # a small labelled patch; the rest is ignored
+    return images, masks
+
+
+def test_ignored_pixels_are_left_out_of_the_loss():
+    import torch.nn.functional as F
+
+    images, masks = _one_batch()
+    torch.manual_seed(1)
+    model = build_model("ultra-fast", 4)
+    reference = build_model("ultra-fast", 4)
+    reference.load_state_dict(model.state_dict())
+    reference.eval()  # the loop's first loss is computed in train mode: BatchNorm uses batch statistics
+    reference.train()
+    with torch.no_grad():
+        logits = reference(images)
+    keep = masks != IGNORE_INDEX
+    expected = F.cross_entropy(logits.permute(0, 2, 3, 1)[keep], masks[keep]).item()
+    everything_class_0 = F.cross_entropy(logits, torch.where(keep, masks, 0)).item()
+    config = train.TrainConfig(epochs=1, lr=1e-6, device="cpu", channels_last=False, progress=False)
+    history = train.fit(model, [(images, masks)], [(images, masks)], config)
+    assert history[0]["train_loss"] == pytest.approx(expected, rel=1e-4)
+    assert abs(expected - everything_class_0) > 0.1  # the test tells the two apart
+
+
+def test_fit_takes_exactly_one_optimizer_step_per_batch(tmp_path):
+    batches = [_one_batch(k % 4) for k in range(3)]
+    config = train.TrainConfig(epochs=2, device="cpu", progress=False, out_dir=str(tmp_path))
+    train.fit(build_model("ultra-fast", 4), batches, batches[:1], config)
+    state = load_checkpoint(tmp_path / "last.pt")
+    steps = {int(s["step"]) for s in state["optimizer"]["state"].values()}
+    assert steps == {6} and state["scheduler"]["last_epoch"] == 6  # 3 batches x 2 epochs
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the fp16 + GradScaler path is not run")
+def test_fit_on_cuda_uses_fp16_autocast_and_a_working_grad_scaler(tmp_path):
+    batches = [_one_batch(k % 4) for k in range(4)]
+    config = train.TrainConfig(epochs=3, lr=3e-3, device="cuda", progress=False, out_dir=str(tmp_path),
+                               class_weights=[1.0, 2.0, 1.0, 0.5])  # a weight tensor that must live on the GPU too
+    model = build_model("ultra-fast", 4)
+    history = train.fit(model, batches, batches, config)
+    assert next(model.parameters()).device.type == "cuda" and next(model.parameters()).dtype == torch.float32
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["scaler"] and state["scaler"]["scale"] > 0  # the scaler was active and saved
+    assert history[-1]["train_loss"] < history[0]["train_loss"] and all(h["train_loss"] == h["train_loss"] for h in history)
+
+
+def test_fit_trains_a_network_with_auxiliary_heads_and_leaves_it_in_eval_mode():
+    """BiSeNetV2 returns its auxiliary logits in training (tested in test_models.py): fit trains on them all."""
+    model = build_model("accurate", 3)
+    batch = [(torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 64, 64)))]
+    history = train.fit(model, batch, batch, train.TrainConfig(epochs=1, progress=False, device="cpu"))
+    assert history[0]["train_loss"] > 0 and not model.training
+
+# --- one training step, the one fit, profiling and the speed benchmark take ------------------------------------
+def _step_setup(model, scaler=None):
+    """Plain SGD (fit's AdamW would hide a wrongly scaled gradient: it divides by the gradients' size) and the
+    disabled scaler that fit makes for fp32 on a CPU, unless a ``scaler`` is given."""
+    return torch.optim.SGD(model.parameters(), lr=0.1), scaler or devices.make_scaler(torch.device("cpu"), None)
+
+
+def test_a_training_step_is_the_loss_then_one_optimizer_step_on_its_clipped_gradients():
+    """Worked out by hand on the same weights: the loss of the batch (main + aux_weight x auxiliary head), its
+    gradients clipped to a total norm of grad_clip, one optimizer step."""
+    (x, y), = _batches([2])
+    model = RecordingModel(aux=True)
+    expected = RecordingModel(aux=True)
+    expected.load_state_dict(model.state_dict())
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+    config = _frozen(aux_weight=0.25, grad_clip=0.05)
+    optimizer, scaler = _step_setup(model)
+    loss = train.training_step(model, x, y, optimizer, scaler, loss_fn, torch.device("cpu"), None, config)
+
+    by_hand = loss_fn(expected.head(x), y) + 0.25 * loss_fn(expected.aux_head(x), y)
+    by_hand.backward()
+    norm = torch.cat([p.grad.flatten() for p in expected.parameters()]).norm()
+    assert norm > 0.05  # so clipping has something to do
+    for p in expected.parameters():
+        p.grad *= 0.05 / (norm + 1e-6)
+    torch.optim.SGD(expected.parameters(), lr=0.1).step()
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    for (name, a), b in zip(model.named_parameters(), expected.parameters()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_a_step_with_loss_scaling_on_moves_the_weights_as_one_without():
+    """An active GradScaler (what fp16 on CUDA gets; a CPU one here) multiplies the loss, and its gradients are
+    divided back before they are clipped and used: the weights come out as from an fp32 step without scaling."""
+    batches, config = _batches([2, 2]), _frozen(grad_clip=0.05)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+    models = []
+    for scaler in (None, torch.amp.GradScaler("cpu", init_scale=2.0 ** 12)):
+        torch.manual_seed(0)
+        model = RecordingModel()
+        optimizer, scaler = _step_setup(model, scaler)
+        for x, y in batches:
+            train.training_step(model, x, y, optimizer, scaler, loss_fn, torch.device("cpu"), None, config)
+        models.append(model)
+    assert scaler.is_enabled() and scaler.get_scale() == 2.0 ** 12  # a scale that no step found too large
+    for (name, a), b in zip(models[0].named_parameters(), models[1].parameters()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_frozen_parameters_are_not_moved_by_a_step_and_the_others_are():
+    (x, y), = _batches([2])
+    model = RecordingModel(aux=True)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer, scaler = _step_setup(model)
+    frozen = [model.head.weight, model.head.bias]
+    train.training_step(model, x, y, optimizer, scaler, torch.nn.CrossEntropyLoss(ignore_index=255),
+                        torch.device("cpu"), None, _frozen(), frozen=frozen)
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    assert moved == {"aux_head.weight", "aux_head.bias"}
+
+
+def test_a_parameter_the_forward_pass_did_not_use_is_left_alone_by_the_step():
+    """Each step starts from no gradients (not zeros): a head that a step's forward pass skips gets none, so fit's
+    AdamW leaves it alone (no momentum from earlier steps, no weight decay) instead of moving it for nothing."""
+    (x, y), = _batches([2])
+    model = RecordingModel(aux=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    scaler, cpu = devices.make_scaler(torch.device("cpu"), None), torch.device("cpu")
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=255)
+    train.training_step(model, x, y, optimizer, scaler, loss_fn, cpu, None, _frozen())  # both heads learn
+    aux_before, head_before = model.aux_head.weight.detach().clone(), model.head.weight.detach().clone()
+    model.eval()  # this model's forward pass skips its auxiliary head outside training mode
+    train.training_step(model, x, y, optimizer, scaler, loss_fn, cpu, None, _frozen())
+    assert torch.equal(model.aux_head.weight, aux_before) and not torch.equal(model.head.weight, head_before)
+
+
+def test_a_non_finite_loss_stops_the_step_before_any_weight_moves_and_says_where():
+    x, y = torch.full((2, 3, 8, 8), float("inf")), torch.zeros(2, 8, 8, dtype=torch.long)
+    model = RecordingModel()
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer, scaler = _step_setup(model)
+    with pytest.raises(FloatingPointError, match=r"^the loss became nan at batch 7: training stopped\. "):
+        train.training_step(model, x, y, optimizer, scaler, torch.nn.CrossEntropyLoss(), torch.device("cpu"), None,
+                            _frozen(), where="batch 7")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(p.grad is None for p in model.parameters())
+    loss = train.forward_loss(model, x, y, torch.nn.CrossEntropyLoss(), torch.device("cpu"), None, 0.4)
+    for untold in (lambda: train.training_step(model, x, y, optimizer, scaler, torch.nn.CrossEntropyLoss(),
+                                               torch.device("cpu"), None, _frozen()),
+                   lambda: train.backward(loss, optimizer, scaler)):  # as profiling calls it
+        with pytest.raises(FloatingPointError, match=r"^the loss became nan at this step: training stopped\. "):
+            untold()
+
+
+def test_a_run_with_loss_scaling_saves_the_scalers_state_and_a_resumed_run_continues_from_it(tmp_path, monkeypatch):
+    """The scaler's state is part of last.pt and comes back on resume (on CUDA fp16 the scaler is on; here a CPU
+    scaler stands in, its scale doubling after every step): a run stopped after epoch 1 and resumed ends with the
+    scale of a run that went straight through."""
+    scalers = []
+
+    def active_scaler(device, dtype):
+        scalers.append(torch.amp.GradScaler("cpu", init_scale=4.0, growth_interval=1))
+        return scalers[-1]
+
+    monkeypatch.setattr(train, "make_scaler", active_scaler)
+    batches = _batches([2, 2])
+    config = _frozen(epochs=2, out_dir=str(tmp_path / "straight"))
+    train.fit(RecordingModel(), batches, batches, config)
+    straight = load_checkpoint(tmp_path / "straight" / "last.pt")["scaler"]
+    assert straight["scale"] == 4.0 * 2 ** 4  # 4 steps
+
+    stopped = dataclasses.replace(config, epochs=1, out_dir=str(tmp_path / "resumed"))
+    train.fit(RecordingModel(), batches, batches, stopped)
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["scaler"]["scale"] == 4.0 * 2 ** 2
+    train.fit(RecordingModel(), batches, batches, dataclasses.replace(stopped, epochs=2), resume=True)
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["scaler"] == straight

@@ -21,8 +21,8 @@ MODELS = {"ultra-fast": UltraFastBiSeNet, "fast": FastSegNet, "accurate": BiSeNe
 (its auxiliary heads are used in training only); "fast" is our own design (see ``models.fast``)."""
 
 
-def build_model(name: str = "ultra-fast", num_classes: int = 4) -> nn.Module:
-    """A fresh network by registry name (see ``MODELS``)."""
+def build_model(name: str = "fast", num_classes: int = 4) -> nn.Module:
+    """A fresh network by registry name (see ``MODELS``); by default the pipeline's, ``fast``."""
     if name not in MODELS:
         raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(MODELS)}")
     model = MODELS[name](num_classes)
