@@ -1,5 +1,6 @@
-"""The package is layered: every module imports only modules below it, so there is no import circle
-(lazy imports inside functions count too) and each module can be read without the ones above it."""
+"""The package is layered: every module sits on a floor and imports only modules on lower floors (or of its own
+package), so there is no import circle (lazy imports inside functions count too) and each module can be read
+without the ones above it."""
 import ast
 from pathlib import Path
 
@@ -78,6 +79,48 @@ def test_the_mask_browser_and_the_networks_live_in_their_own_modules():
 
 def test_metrics_is_arithmetic_only():
     assert _graph()["landinglib.metrics"] <= {"landinglib.classes", "landinglib.tables"}
+
+
+FLOORS = {
+    # facts and settings
+    "runtime": 0, "classes": 0, "tables": 0, "devices": 0,
+    # what they build on: scores, processes, the networks, the built-in world
+    "metrics": 1, "distributed": 1, "models": 1, "synthetic": 1,
+    # reading data; checkpoints; the landing rule, then landing sites
+    "data": 2, "checkpoint": 2, "safety": 2, "landing": 3,
+    # the networks' public face, prediction, scoring, pictures
+    "model": 4, "inference": 4, "evaluation": 5, "viz": 5,
+    # training, export, the mask browser, timing, predict on folders
+    "train": 6, "export": 6, "browser": 6, "profiling": 7, "predict_folder": 7,
+    # stage 0's world and run; the pipeline's settings, stages, scoring, then the pipeline itself
+    "pretrain_world": 7, "pretrain": 8, "pipeline_config": 6, "stages": 9, "scoring": 10, "pipeline": 11,
+    # the search, and the command line on top
+    "sweep_space": 12, "sweep_study": 13, "sweep_results": 12, "sweep": 14, "cli_parser": 14, "__main__": 15,
+}
+"""Each top-level module or package of ``landinglib`` and its floor: a module imports only lower floors."""
+
+
+def _floor(module: str) -> int:
+    top = module.removeprefix("landinglib.").split(".")[0]
+    assert top in FLOORS, f"{module} has no floor in tests/test_imports.py: give it one"
+    return FLOORS[top]
+
+
+def test_every_module_imports_only_from_lower_floors_or_its_own_package():
+    graph = _graph()
+    graph.pop("landinglib", None)  # the package's face: imports from below, nothing imports it
+    wrong = [f"{module} (floor {_floor(module)}) imports {other} (floor {_floor(other)})"
+             for module, imports in graph.items() for other in imports - {"landinglib"}
+             if _floor(other) >= _floor(module) and other.split(".")[:2] != module.split(".")[:2]]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_module_without_a_floor_or_importing_upwards_fails_the_layering():
+    import pytest
+
+    with pytest.raises(AssertionError, match="no floor"):
+        _floor("landinglib.newcomer")
+    assert _floor("landinglib.data.cache") == FLOORS["data"] < _floor("landinglib.train")
 
 
 def test_the_cycle_finder_finds_a_planted_cycle():
