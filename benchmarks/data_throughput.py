@@ -2,9 +2,8 @@
 
     python benchmarks/data_throughput.py [--workers N] [--batches N] [--skip-generation]
 
-The goal for generation: all built-in data (55 + 141 + 35 frames) in <= 60 s on 2 cores.
-Prints a table. The training loader must outpace a training step (batch 6, 256x256, ~6 images/s
-on 2 CPU cores) by a wide margin.
+Goals: all built-in data generated in <= 60 s on 2 cores; a training loader that outpaces a training
+step by a wide margin. Prints a table (``make bench`` records it in benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 

@@ -156,14 +156,12 @@ def quantize_int8(onnx_path: str | os.PathLike, calibration_loader, out_path: st
                   max_images: int = 64) -> dict:
     """Static INT8 quantization (QDQ) calibrated on real images; returns sizes and the settings used.
 
-    Defaults, measured on a 2-core AVX2/AVX-512 CPU (``benchmarks/inference_latency.py``): per-tensor
-    weights (per-channel was no faster) and uint8 activations with int8 weights (the fast path of
-    onnxruntime's x86 kernels). BatchNorm is folded into the convolutions first.
-    ``reduce_range`` keeps the weights in 7 bits (-64..64): on x86 CPUs without VNNI (most laptops: AVX2
-    only) onnxruntime multiplies uint8 by int8 with an instruction that adds pairs of products into 16
-    bits, and full 8-bit weights can overflow it (on an AVX2 EPYC, the briefly trained model of the fast mode kept
-    the class of 85 % of pixels with 8-bit weights, 99.7 % with 7-bit ones; the course's trained model 97.3 % and
-    96.7 %: the price of the headroom is small; same speed). onnxruntime recommends it on such CPUs.
+    Defaults (chosen with ``benchmarks/inference_latency.py``; figures in ``benchmarks/RESULTS.md``): per-tensor
+    weights (per-channel was no faster) and uint8 activations with int8 weights (the fast path of onnxruntime's x86
+    kernels). BatchNorm is folded into the convolutions first. ``reduce_range`` keeps the weights in 7 bits
+    (-64..64): on x86 CPUs without VNNI (most laptops: AVX2 only) onnxruntime multiplies uint8 by int8 with an
+    instruction that adds pairs of products into 16 bits, and full 8-bit weights can overflow it; onnxruntime
+    recommends it on such CPUs.
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process

@@ -16,7 +16,7 @@ from landinglib import inference, predict_folder
 from landinglib.__main__ import main
 from landinglib.model import build_model, save_checkpoint
 
-from .conftest import SafeAbove
+from .conftest import SafeAbove, error_message
 
 
 def _photo(h, w, seed=0):
@@ -208,14 +208,12 @@ def test_size_limits_are_inclusive_and_their_messages_give_the_megapixels(tmp_pa
     monkeypatch.setattr(inference, "MAX_IMAGE_PIXELS", 1000 * 1500)
     assert inference.read_reduced(path, 10)[1] == (1000, 1500)  # exactly the limit is fine
     monkeypatch.setattr(inference, "MAX_IMAGE_PIXELS", 1_000_000)
-    with pytest.raises(ValueError) as err:
-        inference.read_reduced(path, 10)
-    assert str(err.value) == (f"{path} is 1500 x 1000 = 2 MP, more than the 1 MP an image decoder here can hold: "
-                              "split it into tiles first")
+    assert error_message(lambda: inference.read_reduced(path, 10), ValueError) == (
+        f"{path} is 1500 x 1000 = 2 MP, more than the 1 MP an image decoder here can hold: "
+        "split it into tiles first")
     monkeypatch.setattr(inference, "MAX_NETWORK_PIXELS", 3_000_000)
-    with pytest.raises(ValueError) as err:
-        inference.predict_bounded(SafeAbove(), path, scale=1.5)  # 3.4 MP
-    assert str(err.value) == f"{path} at scale 1.5 would be 3 MP for the network (at most 3 MP): is the GSD right?"
+    assert error_message(lambda: inference.predict_bounded(SafeAbove(), path, scale=1.5), ValueError) == (  # 3.4 MP
+        f"{path} at scale 1.5 would be 3 MP for the network (at most 3 MP): is the GSD right?")
 
 
 def test_bounded_prediction_passes_flip_tta_on(tmp_path):
@@ -239,9 +237,7 @@ def test_the_network_takes_exactly_its_limit_and_the_refusal_rounds_the_megapixe
     path = tmp_path / "a.png"
     cv2.imwrite(str(path), _photo(655, 1000))
     message = f"{path} at scale 10 would be 66 MP for the network (at most 64 MP): is the GSD right?"
-    with pytest.raises(ValueError) as err:
-        inference.predict_bounded(SafeAbove(), path, scale=10.0)  # 65.5 MP
-    assert str(err.value) == message
+    assert error_message(lambda: inference.predict_bounded(SafeAbove(), path, scale=10.0), ValueError) == message
     small = tmp_path / "b.png"
     cv2.imwrite(str(small), _photo(48, 64))
     monkeypatch.setattr(inference, "MAX_NETWORK_PIXELS", 48 * 64)
@@ -253,11 +249,9 @@ def test_the_limits_in_the_refusals_are_millions_of_pixels_rounded_to_the_neares
     path = tmp_path / "a.png"
     cv2.imwrite(str(path), np.zeros((2000, 2500), np.uint8))  # 5 MP
     monkeypatch.setattr(inference, "MAX_IMAGE_PIXELS", 3_500_000)
-    with pytest.raises(ValueError) as err:
-        inference.read_reduced(path, 10)
-    assert str(err.value) == (f"{path} is 2500 x 2000 = 5 MP, more than the 4 MP an image decoder here can hold: "
-                              "split it into tiles first")
+    assert error_message(lambda: inference.read_reduced(path, 10), ValueError) == (
+        f"{path} is 2500 x 2000 = 5 MP, more than the 4 MP an image decoder here can hold: "
+        "split it into tiles first")
     monkeypatch.setattr(inference, "MAX_NETWORK_PIXELS", 3_500_000)
-    with pytest.raises(ValueError) as err:
-        inference.predict_bounded(SafeAbove(), path, scale=1.0)
-    assert str(err.value) == f"{path} at scale 1 would be 5 MP for the network (at most 4 MP): is the GSD right?"
+    assert error_message(lambda: inference.predict_bounded(SafeAbove(), path, scale=1.0), ValueError) == (
+        f"{path} at scale 1 would be 5 MP for the network (at most 4 MP): is the GSD right?")
