@@ -8,7 +8,7 @@ import torch
 
 from landinglib import classes
 from landinglib.checkpoint import (CHECKPOINT_FORMAT, LoadReport, WrongClassesError, load_checkpoint, load_model,
-                                   load_weights, save_checkpoint)
+                                   load_weights, save_checkpoint, set_safety)
 from landinglib.models import UltraFastBiSeNet, build_model
 from landinglib.pipeline import PipelineConfig, stage0
 
@@ -304,3 +304,27 @@ def test_an_interrupt_just_after_the_rename_reaches_the_user_as_the_interrupt(tm
         save_checkpoint(tmp_path / "last.pt", build_model("ultra-fast", 4), epoch=5)
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["last.pt"] and load_checkpoint(tmp_path / "last.pt")["epoch"] == 5
+
+
+# --- the rule travels in the checkpoint -------------------------------------------------------------------
+def test_the_threshold_saved_with_a_checkpoint_comes_back_on_the_loaded_model(tmp_path):
+    net = build_model("ultra-fast", 4)
+    saved = save_checkpoint(tmp_path / "a.pt", net, class_names=classes.LANDING.names,
+                            safety={"threshold": 0.74, "budget": 0.02})
+    assert load_checkpoint(saved)["safety"] == {"threshold": 0.74, "budget": 0.02}
+    assert load_model(saved, classes.LANDING).safe_threshold == 0.74
+    plain = save_checkpoint(tmp_path / "b.pt", net, class_names=classes.LANDING.names)
+    assert load_checkpoint(plain)["safety"] is None and load_model(plain, classes.LANDING).safe_threshold is None
+    # the rule can also be set after training: set_safety rewrites the file
+    set_safety(plain, {"threshold": 0.8})
+    assert load_model(plain, classes.LANDING).safe_threshold == 0.8
+
+
+def test_set_safety_refuses_a_bare_state_dict_and_a_rule_without_a_threshold_with_clear_messages(tmp_path):
+    bare = tmp_path / "bare.pt"
+    torch.save(build_model("ultra-fast", 4).state_dict(), bare)
+    assert error_message(lambda: set_safety(bare, {"threshold": 0.7}), ValueError) == (
+        f"{bare} is a bare state dict: save it as a landinglib checkpoint first")
+    saved = save_checkpoint(tmp_path / "a.pt", build_model("ultra-fast", 4))
+    assert error_message(lambda: set_safety(saved, {"budget": 0.02}), ValueError) == (
+        "safety needs a 'threshold' (a probability in [0, 1], or None for argmax)")
