@@ -4,7 +4,7 @@
 
 Latency: 256x256, batch 1, fixed threads, PyTorch eager and onnxruntime fp32 (median of runs).
 Test mIoU: the final (stage 2) test mIoU over the 4 landing classes of the default pipeline run on
-the built-in data (each architecture with its own default epochs, ``pipeline.EPOCHS``), read from
+the built-in data (each architecture with its own default epochs, ``pipeline_config.EPOCHS``), read from
 runs/arch-<name>/results.json (runs/default for the default architecture); ``--train`` runs
 `landinglib train --arch NAME` for the missing ones.
 Writes the table to runs/architectures.json (notebook 02 shows it).

@@ -1,6 +1,6 @@
 """The public face of the networks: build one, count it, run it, save and load it.
 
-Everything outside the package imports from here. The networks live in ``models`` (one module each,
+Notebooks and users import networks from here. The networks live in ``models`` (one module each,
 and the registry), checkpoint IO in ``checkpoint``; this module re-exports both and adds the tools
 that work on any network: parameter and MAC counts, the layer table, the receptive field, ``predict``
 and ``RemapClasses``.

@@ -184,7 +184,7 @@ def _percent(value) -> str:
 
 def landing_table(report: dict) -> str:
     """A report of landing-aware figures as text: ``{"threshold", "budget", "<split>": {"argmax": figures,
-    "rule": figures}}`` (``pipeline.earn_safe``; either decision may be missing), figures being
+    "rule": figures}}`` (``scoring.earn_safe``; either decision may be missing), figures being
     ``evaluation.evaluate``'s ``landing`` plus ``miou``. One row per split and decision: mIoU, false-safe
     rate, Danger called Safe, Safe precision and recall, and how many best sites lie on Safe ground."""
     threshold, budget = report.get("threshold"), report.get("budget")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .models import MODELS
-from .pipeline import EPOCHS, PipelineConfig
+from .pipeline_config import EPOCHS, PipelineConfig
 
 GRID = {"lr": [1e-3, 5e-4, 1e-4], "batch_size": [4, 6, 8], "arch": list(MODELS)}
 """The Training Guide's grid: stage-2 learning rate x batch size x architecture (27 trials)."""
@@ -23,7 +23,7 @@ class SweepConfig:
 
     ``grid``: the values per parameter (``GRID`` by default); ``base``: the pipeline settings every
     trial starts from (data, size, device...); the epochs are ``epochs1`` / ``epochs2`` when set,
-    else per architecture (``pipeline.EPOCHS``); ``trials``: how many trials this call runs (None: the whole grid; TPE
+    else per architecture (``pipeline_config.EPOCHS``); ``trials``: how many trials this call runs (None: the whole grid; TPE
     needs a number); ``storage``: an Optuna database URL (default: ``{out}/study.db``).
     """
 

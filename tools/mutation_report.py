@@ -12,10 +12,10 @@ diff and exits 1.
 The file holds one block per mutant, keyed by what the mutant changes, not by mutmut's number (which shifts when
 the code above it changes)::
 
-    ## landinglib.train.x_fit
-    -     generator.manual_seed(seed * 1001 + epoch)
-    +     generator.manual_seed(seed * 1002 + epoch)
-    = another one-to-one seed per (seed, epoch): the same distribution of batches
+    ## landinglib.train.x__reseed_epoch
+    -     loader.generator.manual_seed(seed * 1000 + epoch)
+    +     loader.generator.manual_seed(seed * 1001 + epoch)
+    = the seed stays a one-to-one function of (seed, epoch): the same (seed, epoch) still gives the same batches
 
 ``##`` names the function as mutmut does, ``-`` / ``+`` give the changed lines (leading and trailing spaces do
 not count), ``=`` the reason. ``python tools/mutation_report.py --draft`` prints unlisted survivors in this form.
