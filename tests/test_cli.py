@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from landinglib import devices, synthetic
+from landinglib import classes, data, devices, synthetic
 from landinglib.__main__ import main
 from landinglib.model import build_model, save_checkpoint
 
@@ -83,3 +83,22 @@ def test_train_command_refuses_checkpoint_of_another_architecture(tmp_path, caps
     torch.save(state, path)
     assert main(["train", "--fast", "--out", str(tmp_path / "x"), "--init", str(path)]) == 2
     assert "architecture 'accurate'" in capsys.readouterr().err
+
+
+# --- your data through the pipeline ---------------------------------------------------------------
+def test_train_command_runs_stage_2_on_your_own_folder_and_stage_1_on_your_own_classes(tmp_path, capsys):
+    from landinglib.model import load_checkpoint
+
+    own = synthetic.write_semantic_drone_layout(tmp_path / "semantic_drone_dataset", n=16, size=(120, 160))
+    out = tmp_path / "run"
+    assert main(["train", "--fast", "--stage2-data", str(own), "--classes", str(data.SEMANTIC_DRONE_CLASSES),
+                 "--stage1-data", str(own), "--stage1-classes", str(data.SEMANTIC_DRONE_CLASSES),
+                 "--out", str(out), "--size", "64"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    stage1, stage2 = results["stages"]
+    assert len(stage1["class_names"]) == 24 and stage1["class_names"][1] == "paved-area"
+    assert stage2["class_names"] == list(classes.LANDING.names)
+    assert load_checkpoint(out / "stage2" / "best.pt")["config"]["gsd_m"] is None  # your data: GSD unknown
+    capsys.readouterr()
+    assert main(["train", "--fast", "--stage2-data", str(own), "--out", str(out)]) == 2
+    assert "needs its class file" in capsys.readouterr().err

@@ -200,26 +200,6 @@ def test_changing_max_side_reduces_the_frames_again_instead_of_reusing_the_cache
     assert first_image(None).shape == (48, 64, 3)
 
 
-# --- your data through the pipeline ---------------------------------------------------------------
-def test_train_command_runs_stage_2_on_your_own_folder_and_stage_1_on_your_own_classes(tmp_path, capsys):
-    from landinglib.__main__ import main
-    from landinglib.model import load_checkpoint
-
-    own = synthetic.write_semantic_drone_layout(tmp_path / "semantic_drone_dataset", n=16, size=(120, 160))
-    out = tmp_path / "run"
-    assert main(["train", "--fast", "--stage2-data", str(own), "--classes", str(data.SEMANTIC_DRONE_CLASSES),
-                 "--stage1-data", str(own), "--stage1-classes", str(data.SEMANTIC_DRONE_CLASSES),
-                 "--out", str(out), "--size", "64"]) == 0
-    results = json.loads((out / "results.json").read_text())
-    stage1, stage2 = results["stages"]
-    assert len(stage1["class_names"]) == 24 and stage1["class_names"][1] == "paved-area"
-    assert stage2["class_names"] == list(classes.LANDING.names)
-    assert load_checkpoint(out / "stage2" / "best.pt")["config"]["gsd_m"] is None  # your data: GSD unknown
-    capsys.readouterr()
-    assert main(["train", "--fast", "--stage2-data", str(own), "--out", str(out)]) == 2
-    assert "needs its class file" in capsys.readouterr().err
-
-
 def test_stage_dataset_gives_raw_frames_of_whichever_data_a_stage_uses(tmp_path):
     from landinglib import pipeline
 
