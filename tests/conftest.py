@@ -159,29 +159,33 @@ class ContextModel(torch.nn.Module):
         return self.conv(x) * 3  # sharper softmax: tiles that disagree disagree visibly
 
 
-class SafeAbove(torch.nn.Module):
-    """Safe where the image is bright, Danger where it is dark: sites are known in advance."""
+class _LandingLogitsFromPixels(torch.nn.Module):
+    """A fake landing model (4 classes) whose logits are read off the pixels, with one learnable gain."""
 
     num_classes = 4
 
-    def __init__(self):
+    def __init__(self, gain: float):
         super().__init__()
-        self.scale = torch.nn.Parameter(torch.tensor(8.0))
+        self.gain = torch.nn.Parameter(torch.tensor(gain))
+
+
+class SafeAbove(_LandingLogitsFromPixels):
+    """Safe where the image is bright, Danger where it is dark: sites are known in advance."""
+
+    def __init__(self):
+        super().__init__(8.0)
 
     def forward(self, x):
-        bright = x.mean(1, keepdim=True) * self.scale
+        bright = x.mean(1, keepdim=True) * self.gain
         zero = torch.zeros_like(bright)
         return torch.cat([zero, bright, zero, -bright], 1)
 
 
-class SafeFromRedChannel(torch.nn.Module):
+class SafeFromRedChannel(_LandingLogitsFromPixels):
     """Landing logits read off the image: P(Safe) = sigmoid(red), the rest goes to Danger."""
 
-    num_classes = 4
-
     def __init__(self):
-        super().__init__()
-        self.gain = torch.nn.Parameter(torch.tensor(1.0))
+        super().__init__(1.0)
 
     def forward(self, x):
         red = x[:, :1] * self.gain
