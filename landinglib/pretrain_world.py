@@ -24,7 +24,7 @@ import numpy as np
 
 from . import classes, synthetic
 from .data import _SegmentationDataset
-from .runtime import exclusive, fast_mode
+from .runtime import exclusive, fast_mode, write_atomic
 from .synthetic.styles import SEMANTIC_TO_AERIAL
 
 PRETRAIN_SEED = 20_261_204
@@ -93,7 +93,7 @@ def write_shards(root: str | os.PathLike, kind: str, split: str, n: int, workers
                  progress: bool = True) -> Path:
     """Draw ``n`` frames of ``kind`` ("drone" or "ortho") for ``split`` ("train" or "val") into
     ``root/<split>-<kind>/``: shards of ``SHARD_FRAMES`` frames, each an images and a labels ``.npy``
-    file, written under a temporary name and renamed when whole. Shards already there (same settings)
+    file, each written atomically (``runtime.write_atomic``). Shards already there (same settings)
     are kept, so an interrupted run resumes. Returns the folder."""
     if (kind, split) not in SPLIT_IDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)} and split 'train' or 'val', got {kind!r}, {split!r}")
@@ -120,10 +120,7 @@ def write_shards(root: str | os.PathLike, kind: str, split: str, n: int, workers
             frames = synthetic.pool_map(render_frame, jobs, workers or synthetic.generation_workers())
             images_path, labels_path = _shard_paths(folder, k)
             for path, array in ((images_path, np.stack([f[0] for f in frames])), (labels_path, np.stack([f[1] for f in frames]))):
-                tmp = path.with_name(path.name + ".partial")
-                with open(tmp, "wb") as f:
-                    np.save(f, array)
-                os.replace(tmp, path)  # the labels file last: it marks a whole shard
+                write_atomic(path, lambda f, array=array: np.save(f, array))  # the labels file last: it marks a whole shard
             record = json.loads(manifest.read_text())
             record.setdefault("seconds", {})[str(k)] = round(time.perf_counter() - started, 2)
             manifest.write_text(json.dumps(record))
