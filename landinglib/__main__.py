@@ -88,10 +88,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     """Stage 0 on the large procedural world; with ``--ship``, the weights and their card go to data/pretrained/."""
     from .pretrain import PretrainConfig, run_pretrain, ship
 
-    settings = {name: getattr(args, name) for name in ("arch", "frames", "val_frames", "epochs", "steps_per_epoch",
-                                                        "batch_size", "lr", "finish_epochs", "out", "shards", "device",
-                                                        "workers", "seed")
-                if getattr(args, name) is not None}
+    settings = config_settings(args, PretrainConfig)
     cfg = PretrainConfig.fast(**settings) if args.fast else PretrainConfig(**settings)
     result = run_pretrain(cfg, resume=args.resume)
     if args.ship and int(os.environ.get("RANK", "0")) == 0:

@@ -1,6 +1,7 @@
 """The argparse parser of the command line (``landinglib``, see ``__main__``).
 
-``landinglib train`` has one option per ``PipelineConfig`` field, made from the field: its name
+``landinglib train`` has one option per ``PipelineConfig`` field (``landinglib pretrain`` one per
+``PretrainConfig`` field with a help text), made from the field: its name
 (``batch_size`` -> ``--batch-size``), type, choices, metavar, help and default live in the dataclass
 only. An option not given stays out of the parsed arguments (``config_settings``), so the dataclass
 (or its ``fast()`` recipe) decides.
@@ -14,6 +15,7 @@ import typing
 
 from .models import MODELS
 from .pipeline_config import PipelineConfig
+from .pretrain import PretrainConfig
 from .runtime import fast_mode
 
 ARCHS = tuple(MODELS)
@@ -36,11 +38,17 @@ def _help(f: dataclasses.Field) -> str:
     return text.replace("%", "%%")  # argparse formats help with %
 
 
+def _options(config) -> list[dataclasses.Field]:
+    """The fields of the dataclass ``config`` that are command-line options: those with a help text."""
+    return [f for f in dataclasses.fields(config) if "help" in f.metadata]
+
+
 def add_config_options(parser: argparse.ArgumentParser, config=PipelineConfig) -> None:
-    """One option per field of the dataclass ``config``: ``--no-NAME`` too for a bool field; choices and
-    metavar from the field's metadata; no argparse default (``argparse.SUPPRESS``): the dataclass's."""
+    """One option per field of the dataclass ``config`` that has a help text: ``--no-NAME`` too for a bool
+    field; choices and metavar from the field's metadata; no argparse default (``argparse.SUPPRESS``): the
+    dataclass's."""
     hints = typing.get_type_hints(config)
-    for f in dataclasses.fields(config):
+    for f in _options(config):
         kind = _plain_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         extra = {key: value for key, value in f.metadata.items() if key != "help"}
@@ -53,7 +61,7 @@ def add_config_options(parser: argparse.ArgumentParser, config=PipelineConfig) -
 
 def config_settings(args: argparse.Namespace, config=PipelineConfig) -> dict:
     """The fields of ``config`` given on the command line (by ``add_config_options``), by name."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(config) if hasattr(args, f.name)}
+    return {f.name: getattr(args, f.name) for f in _options(config) if hasattr(args, f.name)}
 
 
 def _fast(parser: argparse.ArgumentParser, help: str) -> None:
@@ -75,22 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pretrain", help="stage 0: train a network on a large procedural world (the course ships "
                                         "the result in data/pretrained/)")
-    p.add_argument("--arch", choices=ARCHS, help="architecture (default fast)")
-    p.add_argument("--frames", type=int, help="training frames to draw (default 12000: drone frames and orthomosaic tiles)")
-    p.add_argument("--val-frames", type=int, help="held-out frames of the same world (default 240)")
-    p.add_argument("--epochs", type=int, help="passes over the frames, one crop each (default 20)")
-    p.add_argument("--steps-per-epoch", type=int, help="cap the steps of an epoch")
-    p.add_argument("--batch-size", type=int, help="batch size (default 16)")
-    p.add_argument("--lr", type=float, help="AdamW learning rate (default 2e-3)")
-    p.add_argument("--finish-epochs", type=int, help="phase 2: epochs on 256-px crops (default 4; 0 = none)")
-    p.add_argument("--out", default="runs/pretrain", metavar="DIR", help="checkpoints and pretrain.json")
-    p.add_argument("--shards", metavar="DIR", help="where the frames are cached (default data/synthetic/pretrain)")
+    add_config_options(p, PretrainConfig)
     p.add_argument("--ship", nargs="?", const="default", metavar="PATH",
                    help="write the weights and their card to data/pretrained/stage0-ARCH.pt (or PATH)")
     p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--workers", type=int, help="processes that draw frames and load batches")
-    p.add_argument("--seed", type=int, default=0, help="training seed (the frames' seeds are fixed)")
     _fast(p, "a few steps on a few frames")
 
     p = sub.add_parser("sweep", help="a hyperparameter search (Optuna) that resumes and can run on several machines")

@@ -20,8 +20,9 @@ PROBE_SHARE = 3
 fine-tuning: a random classifier's first gradients do not wreck the pretrained features)."""
 
 
-def _setting(default, help: str, **cli):
-    """A field with its help text and, in ``cli``, its command-line ``choices`` or ``metavar``."""
+def setting(default, help: str, **cli):
+    """A dataclass field that is also a command-line option (``cli_parser.add_config_options``): its default,
+    its help text and, in ``cli``, its ``choices`` or ``metavar``."""
     return field(default=default, metadata={"help": help, **cli})
 
 
@@ -44,48 +45,48 @@ class PipelineConfig:
     metadata) says what it does; None means "chosen for you", as the help says.
     """
 
-    dronedeploy: str | None = _setting(None, "DroneDeploy folder (default: built-in data)", metavar="PATH")
-    udd6: str | None = _setting(None, "UDD6 folder (default: built-in data)", metavar="PATH")
-    stage1_data: str | None = _setting(None, "your own stage-1 data instead of DroneDeploy (a folder, see "
+    dronedeploy: str | None = setting(None, "DroneDeploy folder (default: built-in data)", metavar="PATH")
+    udd6: str | None = setting(None, "UDD6 folder (default: built-in data)", metavar="PATH")
+    stage1_data: str | None = setting(None, "your own stage-1 data instead of DroneDeploy (a folder, see "
                                              "data.find_folders)", metavar="PATH")
-    stage1_classes: str | None = _setting(None, "the class file of --stage1-data (its own classes)", metavar="FILE")
-    stage2_data: str | None = _setting(None, "your own stage-2 data instead of UDD6, trained as landing classes: a "
+    stage1_classes: str | None = setting(None, "the class file of --stage1-data (its own classes)", metavar="FILE")
+    stage2_data: str | None = setting(None, "your own stage-2 data instead of UDD6, trained as landing classes: a "
                                              "folder with images/ + labels/ (or the Semantic Drone Dataset's folders)",
                                        metavar="PATH")
-    classes: str | None = _setting(None, "the class file of --stage2-data (CSV or JSON: name, r, g, b, landing; e.g. "
+    classes: str | None = setting(None, "the class file of --stage2-data (CSV or JSON: name, r, g, b, landing; e.g. "
                                          "landinglib/semantic_drone.csv)", metavar="FILE")
-    out: str = _setting("runs/default", "where checkpoints and results go", metavar="DIR")
-    arch: str = _setting("fast", "architecture: fast (the default, designed for a CPU), ultra-fast (the reference the notebooks "
-                                 "teach) or accurate (BiSeNetV2)", choices=tuple(MODELS))
-    init: str | None = _setting(None, "stage 0 weights (default: the course's pretrained stage 0 of the architecture, "
+    out: str = setting("runs/default", "where checkpoints and results go", metavar="DIR")
+    arch: str = setting("fast", "architecture: fast (the default, designed for a CPU), ultra-fast (the reference "
+                                "the notebooks teach) or accurate (BiSeNetV2)", choices=tuple(MODELS))
+    init: str | None = setting(None, "stage 0 weights (default: the course's pretrained stage 0 of the architecture, "
                                       "data/pretrained/stage0-ARCH.pt); 'none' = random weights; or a checkpoint or "
                                       "state_dict file", metavar="PATH")
-    epochs1: int | None = _setting(None, f"stage 1 epochs (default per architecture: {_per_arch(1)})")
-    epochs2: int | None = _setting(None, f"stage 2 epochs (default per architecture: {_per_arch(2)})")
-    lr1: float = _setting(1e-3, "stage 1 learning rate")
-    lr2: float = _setting(5e-4, "stage 2 learning rate")
-    batch_size: int = _setting(6, "batch size")
-    size: int = _setting(256, "images are seen at this short side in pixels")
-    chip_size: int = _setting(512, "DroneDeploy chip size in pixels (cut from the orthomosaic, then resized)")
-    crop: int | None = _setting(128, "training crop side in pixels at that scale (0 on the command line, None in "
+    epochs1: int | None = setting(None, f"stage 1 epochs (default per architecture: {_per_arch(1)})")
+    epochs2: int | None = setting(None, f"stage 2 epochs (default per architecture: {_per_arch(2)})")
+    lr1: float = setting(1e-3, "stage 1 learning rate")
+    lr2: float = setting(5e-4, "stage 2 learning rate")
+    batch_size: int = setting(6, "batch size")
+    size: int = setting(256, "images are seen at this short side in pixels")
+    chip_size: int = setting(512, "DroneDeploy chip size in pixels (cut from the orthomosaic, then resized)")
+    crop: int | None = setting(128, "training crop side in pixels at that scale (0 on the command line, None in "
                                      "Python: 25-100 % of the image resized to --size)")
-    udd6_repeat: int = _setting(3, "random crops per UDD6 frame per epoch")
-    device: str = _setting("auto", "auto | cpu | cuda")
-    workers: int | None = _setting(None, "DataLoader workers (default: spare cores, or $LANDINGLIB_WORKERS)")
-    seed: int = _setting(0, "random seed: weights, data order, augmentation")
-    class_weights: bool = _setting(True, "weight the loss by the training split's class frequencies")
-    augment: str = _setting("light", "training augmentation (strong adds colour, shadows, blur, noise, JPEG, rotation "
+    udd6_repeat: int = setting(3, "random crops per UDD6 frame per epoch")
+    device: str = setting("auto", "auto | cpu | cuda")
+    workers: int | None = setting(None, "DataLoader workers (default: spare cores, or $LANDINGLIB_WORKERS)")
+    seed: int = setting(0, "random seed: weights, data order, augmentation")
+    class_weights: bool = setting(True, "weight the loss by the training split's class frequencies")
+    augment: str = setting("light", "training augmentation (strong adds colour, shadows, blur, noise, JPEG, rotation "
                                      "and zoom; see data.train_transform)", choices=data.AUGMENTATIONS)
-    unseen: bool = _setting(True, "also score stage 2 on the built-in unseen-style test")
-    false_safe_budget: float = _setting(FALSE_SAFE_BUDGET, "the landing model's Safe threshold is chosen on validation "
+    unseen: bool = setting(True, "also score stage 2 on the built-in unseen-style test")
+    false_safe_budget: float = setting(FALSE_SAFE_BUDGET, "the landing model's Safe threshold is chosen on validation "
                                                            "so that at most this share of Caution+Danger pixels, and "
                                                            "of Danger pixels, are called Safe", metavar="SHARE")
-    probe1: int | None = _setting(None, "stage 1: first epochs that train only the new classifier "
+    probe1: int | None = setting(None, "stage 1: first epochs that train only the new classifier "
                                         "(train.TrainConfig.probe_epochs; default: a third of the stage's epochs)")
-    probe2: int | None = _setting(None, "stage 2: the same (default: a third of the stage's epochs)")
-    limit: int | None = _setting(None, "items per split (quick runs)")
-    max_steps: int | None = _setting(None, "steps per epoch (quick runs)")
-    progress: bool = _setting(True, "progress bars")
+    probe2: int | None = setting(None, "stage 2: the same (default: a third of the stage's epochs)")
+    limit: int | None = setting(None, "items per split (quick runs)")
+    max_steps: int | None = setting(None, "steps per epoch (quick runs)")
+    progress: bool = setting(True, "progress bars")
 
     def __post_init__(self):
         for data_path, class_file, what in ((self.stage1_data, self.stage1_classes, "stage1_classes"),

@@ -42,6 +42,7 @@ from .evaluation import evaluate
 from .models import MODELS, build_model
 from .pretrain_world import (DRONE_STYLE, FORMAT_VERSION, KINDS, ORTHO_STYLE, PRETRAIN_SEED, SHARD_FRAMES, SHORT_SIDE,
                              SPLIT_IDS, ShardDataset, check_held_out, frame_seed, render_frame, write_shards)
+from .pipeline_config import setting
 from .runtime import data_dir, default_workers, fast_mode, pretrained_dir, set_seed
 from .train import TrainConfig, fit
 
@@ -59,25 +60,27 @@ class PretrainConfig:
     of one ``crop`` x ``crop`` crop per frame (``steps_per_epoch`` caps an epoch), AdamW at ``lr``; phase 2
     (see ``run_pretrain``): ``finish_epochs`` of ``finish_crops`` crops of ``finish_crop`` px at ``finish_lr``."""
 
-    arch: str = "fast"
-    frames: int = 12_000
-    val_frames: int = 240
+    # the fields with a help text are the options of `landinglib pretrain` (``cli_parser.add_config_options``)
+    arch: str = setting("fast", "architecture", choices=tuple(MODELS))
+    frames: int = setting(12_000, "training frames to draw (drone frames and orthomosaic tiles)")
+    val_frames: int = setting(240, "held-out frames of the same world")
     ortho_share: float = 0.25
-    epochs: int = 20
-    steps_per_epoch: int | None = None
+    epochs: int = setting(20, "passes over the frames, one crop each")
+    steps_per_epoch: int | None = setting(None, "cap the steps of an epoch")
     repeat: int = 1  # crops per frame per epoch
-    batch_size: int = 16
-    lr: float = 2e-3
+    batch_size: int = setting(16, "batch size")
+    lr: float = setting(2e-3, "AdamW learning rate")
     crop: int = 128
     finish_crop: int = 256  # phase 2 (progressive resizing): large crops, so that whole frames look familiar
-    finish_epochs: int = 4
+    finish_epochs: int = setting(4, "phase 2: epochs on 256-px crops (0 = none)")
     finish_crops: int = 3000  # crops per phase-2 epoch
     finish_lr: float = 5e-4
-    out: str = "runs/pretrain"
-    shards: str | None = None  # None = data/synthetic/pretrain (fast mode: data/synthetic/fast/pretrain)
-    device: str = "auto"
-    workers: int | None = None
-    seed: int = 0
+    out: str = setting("runs/pretrain", "checkpoints and pretrain.json", metavar="DIR")
+    shards: str | None = setting(None, "where the frames are cached (default data/synthetic/pretrain; fast mode: "
+                                        "data/synthetic/fast/pretrain)", metavar="DIR")
+    device: str = setting("auto", "auto | cpu | cuda")
+    workers: int | None = setting(None, "processes that draw frames and load batches")
+    seed: int = setting(0, "training seed (the frames' seeds are fixed)")
     progress: bool = True
 
     def __post_init__(self):

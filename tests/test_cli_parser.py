@@ -6,6 +6,7 @@ import pytest
 from landinglib.cli_parser import build_parser, config_default, config_settings
 from landinglib.models import MODELS
 from landinglib.pipeline_config import PipelineConfig
+from landinglib.pretrain import PretrainConfig
 
 
 def _command(name: str) -> argparse.ArgumentParser:
@@ -42,6 +43,22 @@ def test_a_train_option_given_reaches_the_config_with_the_fields_type():
             assert settings == {f.name: f.default} and type(settings[f.name]) is type(f.default), flag
     settings = config_settings(build_parser().parse_args(["train", "--epochs1", "3", "--lr2", "1e-4", "--udd6", "u"]))
     assert settings == {"epochs1": 3, "lr2": 1e-4, "udd6": "u"}
+
+
+def test_pretrain_options_are_the_pretrain_settings_with_a_help_text_and_their_defaults_the_configs():
+    options = _options("pretrain")
+    exposed = [f for f in dataclasses.fields(PretrainConfig) if "help" in f.metadata]
+    assert {f.name for f in exposed} == {"arch", "frames", "val_frames", "epochs", "steps_per_epoch", "batch_size", "lr",
+                                         "finish_epochs", "out", "shards", "device", "workers", "seed"}
+    assert "finish_lr" not in options and "ortho_share" not in options  # the rest stay in Python only
+    for f in exposed:
+        assert options[f.name].default is argparse.SUPPRESS and options[f.name].help.startswith(f.metadata["help"])
+        if f.default is not None:
+            assert options[f.name].help.endswith(f"(default {f.default})"), f.name
+    args = build_parser().parse_args(["pretrain"])
+    assert config_settings(args, PretrainConfig) == {}
+    args = build_parser().parse_args(["pretrain", "--frames", "700", "--lr", "1e-3", "--out", "o", "--ship"])
+    assert config_settings(args, PretrainConfig) == {"frames": 700, "lr": 1e-3, "out": "o"} and args.ship == "default"
 
 
 @pytest.mark.parametrize("command,dest", [("train", "arch"), ("pretrain", "arch"), ("sweep", "arch")])
